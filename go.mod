@@ -1,0 +1,5 @@
+module github.com/tetherhq/tether
+
+go 1.26.8
+
+require github.com/xtaci/smux v1.5.58
