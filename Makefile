@@ -22,7 +22,8 @@ test-go:
 
 # An edge, an agent and a local service on loopback; prints a working curl line.
 demo: build
-	$(GO) run ./scripts/demo
+	$(GO) build -o bin/tether-demo ./scripts/demo
+	./bin/tether-demo
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
