@@ -28,7 +28,6 @@ func benchTunnel(b *testing.B, svc string) string {
 	return a.up(b).Tunnels["t"]
 }
 
-
 // sink reads and discards, then reports the count back when the writer
 // half-closes, so a transfer is timed end to end.
 func sink(c net.Conn) {
