@@ -5,7 +5,7 @@ PKG      := github.com/tetherhq/tether
 LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION)
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: all build test test-go demo vet fmt clean
+.PHONY: all build test test-go demo vet fmt clean dist test-services test-qemu bench-devices
 
 all: build
 
@@ -23,6 +23,18 @@ test-go:
 # An edge, an agent and a local service on loopback; prints a working curl line.
 demo: build
 	$(GO) run ./scripts/demo
+
+# Cross builds of every target in platforms/targets: dist/*.tar.gz (binaries,
+# service files, installer, example configs), dist/SHA256SUMS, a size table;
+# fails when the mipsle agent is over its 6 MiB budget.
+dist:
+	VERSION=$(VERSION) sh scripts/dist.sh
+
+# Service files and shell scripts: systemd-analyze, OpenRC, procd, shellcheck,
+# install.sh. scripts/ci-deps.sh installs the tools (quick when present).
+test-services:
+	sh scripts/ci-deps.sh
+	sh scripts/test-services.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
