@@ -50,22 +50,17 @@ done
 
 # --- the binaries: real when they exist, else stand-ins -----------------
 mkdir -p "$work/bin"
+# build_real WHAT: builds tether-WHAT when its main package exists.
+build_real() {
+	[ -d "$1/cmd/tether-$1" ] || return 1
+	CGO_ENABLED=0 go build -trimpath -o "$work/bin/tether-$1" "./$1/cmd/tether-$1" && return 0
+	fail "build tether-$1"
+	return 1
+}
 real_agent=""
-if [ -d agent/cmd/tether-agent ]; then
-	if CGO_ENABLED=0 go build -trimpath -o "$work/bin/tether-agent" ./agent/cmd/tether-agent; then
-		real_agent=1
-	else
-		fail "build tether-agent"
-	fi
-fi
 real_edge=""
-if [ -d edge/cmd/tether-edge ]; then
-	if CGO_ENABLED=0 go build -trimpath -o "$work/bin/tether-edge" ./edge/cmd/tether-edge; then
-		real_edge=1
-	else
-		fail "build tether-edge"
-	fi
-fi
+build_real agent && real_agent=1
+build_real edge && real_edge=1
 for b in tether-agent tether-edge; do
 	[ -x "$work/bin/$b" ] && continue
 	echo "note: no $b main package yet: using a stand-in daemon"
@@ -254,8 +249,11 @@ fi
 
 # --- the example configs ---------------------------------------------------
 if [ -n "$real_agent" ]; then
+	echo "example-token" >"$work/token"
 	for c in platforms/examples/agent-*.toml; do
-		check "tether-agent -check $c" "$work/bin/tether-agent" -check -config "$c"
+		# token_file names the device's /etc/tether/token: point it at a scratch one.
+		sed "s#/etc/tether/token#$work/token#" "$c" >"$work/${c##*/}"
+		check "tether-agent -check $c" "$work/bin/tether-agent" -check -config "$work/${c##*/}"
 	done
 else
 	echo "note: no agent main yet: example agent configs not checked"
