@@ -36,6 +36,17 @@ test-services:
 	sh scripts/ci-deps.sh
 	sh scripts/test-services.sh
 
+# The agent on emulated devices: every target under qemu-user with its CPU
+# pinned, and Debian armhf and mipsel kernels under qemu-system, against an
+# edge on loopback. Kernels are cached in ~/.cache/tether/qemu.
+test-qemu:
+	sh scripts/qemu/run.sh
+
+# Per target: binary size and agent RSS after start and after 1,000 proxied
+# requests (qemu-user and qemu-system), as a table.
+bench-devices:
+	sh scripts/bench-devices.sh
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 

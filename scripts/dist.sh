@@ -7,7 +7,8 @@
 #
 #   scripts/dist.sh                       every target, agent and edge, archives
 #   scripts/dist.sh linux-armv7 ...       only these targets
-#   scripts/dist.sh --agent-only --no-archive --out DIR   what the QEMU tests use
+#   scripts/dist.sh --agent-only --no-archive --no-budget --out DIR
+#                                         what the QEMU tests use
 #
 # Environment: VERSION (default: git describe), JOBS (parallel builds, default
 # the number of cores), AGENT_BUDGET_BYTES (default 6 MiB).
@@ -55,12 +56,13 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--agent-only) bins="tether-agent:./agent/cmd/tether-agent" ;;
 	--no-archive) archive="" ;;
+	--no-budget) BUDGETED="" ;;
 	--out)
 		out="$2"
 		shift
 		;;
 	-h | --help)
-		sed -n '2,14p' "$0"
+		sed -n '2,15p' "$0"
 		exit 0
 		;;
 	-*)

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runUser runs every target's agent under qemu-user with its CPU pinned (the
+// host's own architecture natively), each with a local service of its own,
+// against one edge on loopback whose endpoint per architecture selects
+// arch = <that arch>. A request through each endpoint must reach exactly
+// that target's service.
+func runUser(ctx context.Context, o *options, r *report) {
+	dir := filepath.Join(o.work, "user")
+	os.MkdirAll(dir, 0o755)
+	var eps []endpoint
+	for _, t := range o.targets {
+		eps = append(eps, endpoint{Name: "arch-" + t.arch(), Arch: t.arch(), Port: freePort()})
+	}
+	edge, err := startEdge(ctx, o.edge, dir, []string{"127.0.0.1"}, eps)
+	if err != nil {
+		r.fail("qemu-user: edge", err)
+		return
+	}
+	defer edge.stop()
+
+	var wg sync.WaitGroup
+	for i, t := range o.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runUserTarget(ctx, o, r, edge, t, eps[i].Port, dir)
+		}()
+	}
+	wg.Wait()
+}
+
+func runUserTarget(ctx context.Context, o *options, r *report, edge *edgeProc, t target, port int, dir string) {
+	name := "qemu-user " + t.Name
+	svc, err := startLineService("127.0.0.1:0", t.Name)
+	if err != nil {
+		r.fail(name, err)
+		return
+	}
+	defer svc.Close()
+	bin := filepath.Join(o.bins, t.Name, "tether-agent")
+	fi, err := os.Stat(bin)
+	if err != nil {
+		r.fail(name, err)
+		return
+	}
+	id := "qemu-" + t.Name
+	cfg := filepath.Join(dir, t.Name+".toml")
+	if err := writeAgentConfig(cfg, edge.Agents, edge.CA, id, filepath.Join(dir, t.Name+"-state"), svc.Addr().String()); err != nil {
+		r.fail(name, err)
+		return
+	}
+	var args []string
+	if q := t.qemu(); q != "" {
+		args = append(args, q)
+		if t.CPU != "-" {
+			args = append(args, "-cpu", t.CPU)
+		}
+	}
+	args = append(args, bin, "-config", cfg)
+	agent, err := startProc(args, filepath.Join(dir, t.Name+".log"), "GOGC=50", "GOMEMLIMIT=24MiB")
+	if err != nil {
+		r.fail(name, err)
+		return
+	}
+	defer agent.kill()
+
+	labels, err := edge.waitJoined(ctx, id, o.bindTimeout)
+	if err != nil {
+		r.fail(name, fmt.Errorf("agent never joined its group: %w\nagent log:\n%s", err, fileTail(agent.log, 15)))
+		return
+	}
+	row := row{Target: t.Name, Mode: "user", CPU: t.CPU, Size: fi.Size(), Bound: time.Since(agent.started)}
+	if !strings.Contains(","+labels+",", ",arch="+t.arch()+",") {
+		r.fail(name, fmt.Errorf("agent announced labels %q, want arch=%s", labels, t.arch()))
+		return
+	}
+	row.RSSStart = procRSS(agent.pid())
+	if err := exchange(ctx, fmt.Sprintf("127.0.0.1:%d", port), t.Name, o.requests, &row); err != nil {
+		r.fail(name, err)
+		return
+	}
+	row.RSSAfter, row.HWM = procRSS(agent.pid()), procHWM(agent.pid())
+
+	// SIGTERM drains and exits 0, under emulation too.
+	if err := agent.terminate(20 * time.Second); err != nil {
+		r.fail(name, fmt.Errorf("agent after SIGTERM: %w", err))
+		return
+	}
+	r.pass(name, row)
+}
+
+// exchange makes n requests, each on a new connection to addr (so each is a
+// new stream through the edge and the agent), and checks that every answer
+// comes from want's service.
+func exchange(ctx context.Context, addr, want string, n int, row *row) error {
+	const workers = 4
+	start := time.Now()
+	errs := make(chan error, workers)
+	var next atomic.Int64
+	for range workers {
+		go func() {
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= n {
+					errs <- nil
+					return
+				}
+				got, err := request(ctx, addr, fmt.Sprintf("req %d", k))
+				if err != nil {
+					errs <- fmt.Errorf("request %d through %s: %w", k, addr, err)
+					return
+				}
+				if w := fmt.Sprintf("%s req %d", want, k); got != w {
+					errs <- fmt.Errorf("request %d through %s reached %q, want %q", k, addr, got, w)
+					return
+				}
+			}
+		}()
+	}
+	var first error
+	for range workers {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	row.Requests, row.ReqTime = n, time.Since(start)
+	return first
+}
+
+// request sends one line on a new connection and returns the answer line.
+func request(ctx context.Context, addr, line string) (string, error) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := fmt.Fprintf(c, "%s\n", line); err != nil {
+		return "", err
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("read answer: %w", err)
+	}
+	return strings.TrimSpace(got), nil
+}
+
+// startLineService answers each connection's first line with "<name> <line>".
+func startLineService(addr, name string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err != nil {
+					return
+				}
+				fmt.Fprintf(c, "%s %s\n", name, strings.TrimSpace(line))
+			}()
+		}
+	}()
+	return ln, nil
+}
+
+// writeAgentConfig writes an agent.toml with one labeled tunnel to service.
+func writeAgentConfig(path, edgeAddr, ca, id, state, service string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "edge = %q\ntoken = %q\ntransport = \"tcp\"\nca_file = %q\n", edgeAddr, agentToken, ca)
+	fmt.Fprintf(&b, "id = %q\nstate_dir = %q\nhardware_labels = true\n", id, state)
+	fmt.Fprintf(&b, "[log]\nlevel = \"info\"\nformat = \"json\"\n")
+	fmt.Fprintf(&b, "[[tunnel]]\nname = \"svc\"\nproto = \"labeled\"\naddr = %q\nlabels = { app = \"qemu\" }\n", service)
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// procRSS and procHWM read VmRSS and VmHWM (KiB) of pid; under qemu-user
+// that is the emulator and the agent together.
+func procRSS(pid int) int64 { return procStatus(pid, "VmRSS") }
+func procHWM(pid int) int64 { return procStatus(pid, "VmHWM") }
+
+func procStatus(pid int, key string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	return statusField(string(b), key)
+}
+
+// statusField parses "Key:   1234 kB" out of a /proc/PID/status text.
+func statusField(status, key string) int64 {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			var n int64
+			fmt.Sscan(strings.TrimSpace(v), &n)
+			return n
+		}
+	}
+	return -1
+}
+
+// fileTail is the last n lines of a file, indented.
+func fileTail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	from := max(0, len(lines)-n)
+	return "    " + strings.Join(lines[from:], "\n    ")
+}
