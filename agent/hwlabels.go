@@ -54,7 +54,7 @@ func hardwareLabels(root, goarch, goarm string) map[string]string {
 		"sys/firmware/devicetree/base/model",
 		"tmp/sysinfo/model", // OpenWrt writes the board's model here at boot
 	)))
-	set(LabelHostname, firstFile(root, "proc/sys/kernel/hostname", "etc/hostname"))
+	set(LabelHostname, hostname(root))
 	set(LabelCPUs, cpuCount(root))
 	return l
 }
@@ -145,6 +145,17 @@ func osReleaseID(root string) string {
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "ID="); ok {
 			return strings.ToLower(strings.Trim(v, `"'`))
+		}
+	}
+	return ""
+}
+
+// hostname is the kernel's host name, else etc/hostname. A kernel that was
+// never given a name says "(none)"; that is no name.
+func hostname(root string) string {
+	for _, name := range []string{"proc/sys/kernel/hostname", "etc/hostname"} {
+		if h := strings.TrimSpace(readFile(root, name)); h != "" && h != "(none)" {
+			return h
 		}
 	}
 	return ""

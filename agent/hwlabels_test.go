@@ -60,6 +60,10 @@ func TestHardwareLabelsFixtures(t *testing.T) {
 			want: map[string]string{"arch": "arm", "os": runtime.GOOS},
 		},
 		{
+			name: "unnamed kernel falls back to etc/hostname", tree: "fresh-boot", goarch: "riscv64",
+			want: map[string]string{"arch": "riscv64", "os": runtime.GOOS, "hostname": "gateway-3"},
+		},
+		{
 			name: "hostile values are made valid", tree: "hostile", goarch: "mips",
 			want: map[string]string{
 				"arch": "mips", "os": runtime.GOOS, "distro": "a-b-c-x",

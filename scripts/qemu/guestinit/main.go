@@ -48,6 +48,7 @@ func main() {
 		fail("network: %v", err)
 	}
 	name, _ := os.ReadFile("/guest-name")
+	syscall.Sethostname([]byte(strings.TrimSpace(string(name))))
 	agent := startAgent()
 	go serve(strings.TrimSpace(string(name)), agent)
 	err := agent.wait()

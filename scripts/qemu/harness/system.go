@@ -102,9 +102,13 @@ func runGuest(ctx context.Context, o *options, r *report, edge *edgeProc, g gues
 		return
 	}
 	row := row{Target: g.Target, Mode: "system", CPU: g.CPU, Size: fi.Size(), Bound: time.Since(vm.started)}
-	if !strings.Contains(","+labels+",", ",arch="+g.Arch+",") {
-		r.fail(name, fmt.Errorf("guest agent announced labels %q, want arch=%s (from the guest's /proc/cpuinfo)", labels, g.Arch))
-		return
+	// Detected on a real kernel: arch from its /proc/cpuinfo, hostname from
+	// the name guestinit gave the kernel.
+	for _, want := range []string{"arch=" + g.Arch, "hostname=" + id} {
+		if !strings.Contains(","+labels+",", ","+want+",") {
+			r.fail(name, fmt.Errorf("guest agent announced labels %q, want %s", labels, want))
+			return
+		}
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	if row.RSSStart, _, err = guestRSS(ctx, addr); err != nil {

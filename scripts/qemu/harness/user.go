@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ func runUser(ctx context.Context, o *options, r *report) {
 	}
 	defer edge.stop()
 
+	checkPinning(o, r)
 	var wg sync.WaitGroup
 	for i, t := range o.targets {
 		wg.Add(1)
@@ -101,6 +103,40 @@ func runUserTarget(ctx context.Context, o *options, r *report, edge *edgeProc, t
 		return
 	}
 	r.pass(name, row)
+}
+
+// checkPinning proves that the pinned CPU models matter: the binary for the
+// next ARM level up must refuse to run on each ARM target's CPU (the Go
+// runtime checks the VFP it needs), while the target's own binary runs.
+func checkPinning(o *options, r *report) {
+	for _, t := range o.targets {
+		if t.GOARCH != "arm" || t.CPU == "-" {
+			continue
+		}
+		for _, u := range o.targets {
+			if u.GOARCH != "arm" || u.Variant != fmt.Sprint(leadingDigits(t.Variant)+1) {
+				continue
+			}
+			name := fmt.Sprintf("qemu-user pinning: %s runs on %s, %s does not", t.Name, t.CPU, u.Name)
+			own := exec.Command(t.qemu(), "-cpu", t.CPU, filepath.Join(o.bins, t.Name, "tether-agent"), "-version")
+			if out, err := own.CombinedOutput(); err != nil {
+				r.fail(name, fmt.Errorf("own binary: %v: %s", err, out))
+				continue
+			}
+			newer := exec.Command(t.qemu(), "-cpu", t.CPU, filepath.Join(o.bins, u.Name, "tether-agent"), "-version")
+			if out, err := newer.CombinedOutput(); err == nil {
+				r.fail(name, fmt.Errorf("%s ran on %s: %s", u.Name, t.CPU, out))
+				continue
+			}
+			r.pass(name, row{})
+		}
+	}
+}
+
+func leadingDigits(s string) int {
+	n := 0
+	fmt.Sscan(s, &n)
+	return n
 }
 
 // exchange makes n requests, each on a new connection to addr (so each is a
