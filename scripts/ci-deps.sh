@@ -1,12 +1,14 @@
 #!/bin/sh
 # ci-deps.sh installs, from Debian's packages, exactly what the device tests
-# need: qemu-user for cross-arch runs, qemu-system for full-system boots, cpio
-# for initramfs images, OpenRC and shellcheck for the service-file tests.
+# need: qemu-user for cross-arch runs, qemu-system for full-system boots,
+# systemd (systemd-analyze), OpenRC, procps (pgrep) and shellcheck for the
+# service-file tests. The kernels the full-system boots need come from
+# scripts/qemu/fetch-kernels.sh.
 # It runs apt-get update once, and only when something is missing, so a
 # second run on a ready machine takes well under a second.
 set -eu
 
-pkgs="systemd qemu-user-static qemu-system-arm qemu-system-mips cpio openrc shellcheck curl"
+pkgs="systemd procps qemu-user-static qemu-system-arm qemu-system-mips openrc shellcheck"
 
 missing=""
 for p in $pkgs; do

@@ -136,6 +136,7 @@ echo "$list" | while read -r name _; do
 	cp platforms/openwrt/* "$stage/$dir/openwrt/"
 	cp platforms/examples/* "$stage/$dir/examples/"
 	cp scripts/install.sh "$stage/$dir/install.sh"
+	cp platforms/README.md "$stage/$dir/README.md"
 	tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \
 		-cf - "$dir" | gzip -9n >"$out/$dir.tar.gz"
 done
