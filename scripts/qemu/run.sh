@@ -13,7 +13,8 @@
 # Environment: QEMU_MODES (user,system), REQUESTS (per qemu-user target,
 # default 200), SYSTEM_REQUESTS (per guest, default 100), TETHER_CACHE (the
 # kernel cache; default ${XDG_CACHE_HOME:-$HOME/.cache}/tether), TARGETS
-# (names from platforms/targets; default all).
+# (names from platforms/targets; default all), TRANSPORT (the agents'
+# transport: tcp, kcp or auto; default tcp).
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -53,6 +54,10 @@ for t in linux-armv7 linux-mipsle-softfloat; do
 			-o "$work/bin/$name/guestinit" ./scripts/qemu/guestinit
 	done
 done
+# A negative control for the 24Kc pin: a hardfloat build must die there.
+mkdir -p "$work/bin/linux-mipsle-hardfloat"
+CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=hardfloat go build -trimpath -ldflags "-s -w" \
+	-o "$work/bin/linux-mipsle-hardfloat/tether-agent" ./agent/cmd/tether-agent
 echo "qemu: built in $(($(date +%s) - t0)) s"
 
 if [ -n "$kernels_pid" ]; then
@@ -69,4 +74,5 @@ while read -r line; do
 	set -- "$@" -target "$line"
 done <"$work/targets"
 "$work/harness" -mode "$modes" -edge "$work/tether-edge" -bins "$work/bin" -kernels "$cache/kernels" \
-	-requests "${REQUESTS:-200}" -system-requests "${SYSTEM_REQUESTS:-100}" "$@"
+	-requests "${REQUESTS:-200}" -system-requests "${SYSTEM_REQUESTS:-100}" -transport "${TRANSPORT:-tcp}" \
+	-refuse "linux-mipsle-softfloat=$work/bin/linux-mipsle-hardfloat/tether-agent" "$@"

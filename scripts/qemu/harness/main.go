@@ -42,7 +42,9 @@ type options struct {
 	sysRequests int
 	bindTimeout time.Duration
 	bootTimeout time.Duration
+	transport   string
 	targets     []target
+	refuse      []string // "target=binary": binary must not run on target's CPU
 }
 
 // target is one line of platforms/targets: "name goos goarch variant qemu-cpu".
@@ -98,6 +100,14 @@ func main() {
 	flag.IntVar(&o.sysRequests, "system-requests", 100, "proxied requests per full-system guest")
 	flag.DurationVar(&o.bindTimeout, "bind-timeout", 90*time.Second, "how long an agent under qemu-user may take to join its group")
 	flag.DurationVar(&o.bootTimeout, "boot-timeout", 150*time.Second, "how long a guest may take to boot and join its group")
+	flag.StringVar(&o.transport, "transport", "tcp", "the agents' transport: tcp, kcp or auto")
+	flag.Func("refuse", "\"target=binary\": a binary that must die on the target's pinned CPU (repeatable)", func(s string) error {
+		if !strings.Contains(s, "=") {
+			return fmt.Errorf("want target=binary, got %q", s)
+		}
+		o.refuse = append(o.refuse, s)
+		return nil
+	})
 	flag.Var(targetList{o}, "target", "a target line \"name goos goarch variant qemu-cpu\" (repeatable)")
 	flag.Parse()
 	if o.bins == "" {

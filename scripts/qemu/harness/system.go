@@ -69,7 +69,7 @@ func runGuest(ctx context.Context, o *options, r *report, edge *edgeProc, g gues
 	id := "guest-" + g.Name
 	cfg := filepath.Join(dir, g.Name+".toml")
 	_, edgePort, _ := strings.Cut(edge.Agents, ":")
-	if err := writeAgentConfig(cfg, "10.0.2.2:"+edgePort, "/ca.crt", id, "/tmp/state", "127.0.0.1:8080"); err != nil {
+	if err := writeAgentConfig(cfg, "10.0.2.2:"+edgePort, "/ca.crt", id, "/tmp/state", "127.0.0.1:8080", o.transport); err != nil {
 		r.fail(name, err)
 		return
 	}

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,7 +63,7 @@ func runUserTarget(ctx context.Context, o *options, r *report, edge *edgeProc, t
 	}
 	id := "qemu-" + t.Name
 	cfg := filepath.Join(dir, t.Name+".toml")
-	if err := writeAgentConfig(cfg, edge.Agents, edge.CA, id, filepath.Join(dir, t.Name+"-state"), svc.Addr().String()); err != nil {
+	if err := writeAgentConfig(cfg, edge.Agents, edge.CA, id, filepath.Join(dir, t.Name+"-state"), svc.Addr().String(), o.transport); err != nil {
 		r.fail(name, err)
 		return
 	}
@@ -105,30 +107,49 @@ func runUserTarget(ctx context.Context, o *options, r *report, edge *edgeProc, t
 	r.pass(name, row)
 }
 
-// checkPinning proves that the pinned CPU models matter: the binary for the
-// next ARM level up must refuse to run on each ARM target's CPU (the Go
-// runtime checks the VFP it needs), while the target's own binary runs.
+// checkPinning proves that the pinned CPU models matter: on each ARM
+// target's CPU the binary for the next ARM level up must die (the Go runtime
+// checks for the VFP it needs) while the target's own binary runs; and every
+// -refuse binary (e.g. a hardfloat MIPS build) must die on its target's CPU.
 func checkPinning(o *options, r *report) {
+	byName := map[string]target{}
 	for _, t := range o.targets {
-		if t.GOARCH != "arm" || t.CPU == "-" {
+		byName[t.Name] = t
+	}
+	refuse := map[string][]string{} // target → binaries that must die on its CPU
+	for _, t := range o.targets {
+		for _, u := range o.targets {
+			if t.GOARCH == "arm" && u.GOARCH == "arm" && t.CPU != "-" && u.Variant == fmt.Sprint(leadingDigits(t.Variant)+1) {
+				refuse[t.Name] = append(refuse[t.Name], filepath.Join(o.bins, u.Name, "tether-agent"))
+			}
+		}
+	}
+	for _, s := range o.refuse {
+		name, bin, _ := strings.Cut(s, "=")
+		refuse[name] = append(refuse[name], bin)
+	}
+	for _, name := range slices.Sorted(maps.Keys(refuse)) {
+		bins := refuse[name]
+		t, ok := byName[name]
+		if !ok || t.qemu() == "" {
 			continue
 		}
-		for _, u := range o.targets {
-			if u.GOARCH != "arm" || u.Variant != fmt.Sprint(leadingDigits(t.Variant)+1) {
+		run := func(bin string) ([]byte, error) {
+			cmd := exec.Command(t.qemu(), "-cpu", t.CPU, bin, "-version")
+			cmd.Dir = o.work // where qemu may drop the core of a binary that dies
+			return cmd.CombinedOutput()
+		}
+		if out, err := run(filepath.Join(o.bins, t.Name, "tether-agent")); err != nil {
+			r.fail("qemu-user pinning: "+t.Name+" on "+t.CPU, fmt.Errorf("its own binary: %v: %s", err, out))
+			continue
+		}
+		for _, bin := range bins {
+			check := fmt.Sprintf("qemu-user pinning: %s runs on %s, %s does not", t.Name, t.CPU, filepath.Base(filepath.Dir(bin)))
+			if out, err := run(bin); err == nil {
+				r.fail(check, fmt.Errorf("%s ran: %s", bin, out))
 				continue
 			}
-			name := fmt.Sprintf("qemu-user pinning: %s runs on %s, %s does not", t.Name, t.CPU, u.Name)
-			own := exec.Command(t.qemu(), "-cpu", t.CPU, filepath.Join(o.bins, t.Name, "tether-agent"), "-version")
-			if out, err := own.CombinedOutput(); err != nil {
-				r.fail(name, fmt.Errorf("own binary: %v: %s", err, out))
-				continue
-			}
-			newer := exec.Command(t.qemu(), "-cpu", t.CPU, filepath.Join(o.bins, u.Name, "tether-agent"), "-version")
-			if out, err := newer.CombinedOutput(); err == nil {
-				r.fail(name, fmt.Errorf("%s ran on %s: %s", u.Name, t.CPU, out))
-				continue
-			}
-			r.pass(name, row{})
+			r.pass(check, row{})
 		}
 	}
 }
@@ -223,9 +244,9 @@ func startLineService(addr, name string) (net.Listener, error) {
 }
 
 // writeAgentConfig writes an agent.toml with one labeled tunnel to service.
-func writeAgentConfig(path, edgeAddr, ca, id, state, service string) error {
+func writeAgentConfig(path, edgeAddr, ca, id, state, service, transport string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "edge = %q\ntoken = %q\ntransport = \"tcp\"\nca_file = %q\n", edgeAddr, agentToken, ca)
+	fmt.Fprintf(&b, "edge = %q\ntoken = %q\ntransport = %q\nca_file = %q\n", edgeAddr, agentToken, transport, ca)
 	fmt.Fprintf(&b, "id = %q\nstate_dir = %q\nhardware_labels = true\n", id, state)
 	fmt.Fprintf(&b, "[log]\nlevel = \"info\"\nformat = \"json\"\n")
 	fmt.Fprintf(&b, "[[tunnel]]\nname = \"svc\"\nproto = \"labeled\"\naddr = %q\nlabels = { app = \"qemu\" }\n", service)
