@@ -54,6 +54,13 @@ for t in linux-armv7 linux-mipsle-softfloat; do
 			-o "$work/bin/$name/guestinit" ./scripts/qemu/guestinit
 	done
 done
+# The baseline of the memory figures: an idle Go program per target.
+# shellcheck disable=SC2086 # TARGETS is a list of names
+targets ${TARGETS:-} | while read -r name os arch variant _; do
+	# shellcheck disable=SC2046 # target_env prints NAME=value words
+	env $(target_env "$os" "$arch" "$variant") go build -trimpath -ldflags "-s -w" \
+		-o "$work/bin/$name/idle" ./scripts/qemu/idle
+done
 # A negative control for the 24Kc pin: a hardfloat build must die there.
 mkdir -p "$work/bin/linux-mipsle-hardfloat"
 CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=hardfloat go build -trimpath -ldflags "-s -w" \

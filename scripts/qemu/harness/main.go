@@ -77,6 +77,19 @@ func (t target) qemu() string {
 	return "qemu-" + q + "-static"
 }
 
+// command is the command line that runs bin with args on this target: under
+// its qemu-user with the CPU pinned, or natively.
+func (t target) command(bin string, args ...string) []string {
+	var c []string
+	if q := t.qemu(); q != "" {
+		c = append(c, q)
+		if t.CPU != "-" {
+			c = append(c, "-cpu", t.CPU)
+		}
+	}
+	return append(append(c, bin), args...)
+}
+
 type targetList struct{ o *options }
 
 func (l targetList) String() string { return "" }
@@ -155,6 +168,7 @@ type row struct {
 	Target, Mode, CPU string
 	Size              int64         // agent binary, bytes
 	Bound             time.Duration // start to group joined
+	Base              int64         // KiB, an idle Go program under the same emulator (user mode)
 	RSSStart          int64         // KiB, after the tunnel is bound
 	RSSAfter, HWM     int64         // KiB, after the requests
 	Requests          int
@@ -194,17 +208,23 @@ func (r *report) print(o *options) {
 		return r.rows[i].Target < r.rows[j].Target
 	})
 	fmt.Println()
-	fmt.Println("RSS in KiB. user: the qemu-user process (emulator + agent; the native row is the agent alone).")
-	fmt.Println("system: the agent process inside the guest, read from the guest's /proc.")
-	fmt.Printf("%-7s %-24s %-17s %10s %8s %10s %10s %10s %6s %9s\n",
-		"mode", "target", "cpu", "size", "joined", "rss-start", "rss-after", "rss-peak", "reqs", "req/s")
+	fmt.Println("RSS in KiB. user: VmRSS of the qemu-user process, emulator and agent together (the native row is")
+	fmt.Println("the agent alone); base: an idle Go program under the same emulator. rss minus base still holds")
+	fmt.Println("qemu's translation of the agent's code, so it overstates; the system rows are the agent's own")
+	fmt.Println("RSS on the emulated board, read from the guest's /proc.")
+	fmt.Printf("%-7s %-24s %-17s %10s %8s %8s %10s %10s %10s %6s %9s\n",
+		"mode", "target", "cpu", "size", "joined", "base", "rss-start", "rss-after", "rss-peak", "reqs", "req/s")
 	for _, x := range r.rows {
 		rate := 0.0
 		if x.ReqTime > 0 {
 			rate = float64(x.Requests) / x.ReqTime.Seconds()
 		}
-		fmt.Printf("%-7s %-24s %-17s %10d %7.1fs %10d %10d %10d %6d %9.0f\n",
-			x.Mode, x.Target, x.CPU, x.Size, x.Bound.Seconds(), x.RSSStart, x.RSSAfter, x.HWM, x.Requests, rate)
+		base := "-"
+		if x.Base > 0 {
+			base = fmt.Sprint(x.Base)
+		}
+		fmt.Printf("%-7s %-24s %-17s %10d %7.1fs %8s %10d %10d %10d %6d %9.0f\n",
+			x.Mode, x.Target, x.CPU, x.Size, x.Bound.Seconds(), base, x.RSSStart, x.RSSAfter, x.HWM, x.Requests, rate)
 	}
 	fmt.Printf("\nqemu: %d passed, %d failed\n", r.passed, r.failed)
 }

@@ -67,15 +67,12 @@ func runUserTarget(ctx context.Context, o *options, r *report, edge *edgeProc, t
 		r.fail(name, err)
 		return
 	}
-	var args []string
-	if q := t.qemu(); q != "" {
-		args = append(args, q)
-		if t.CPU != "-" {
-			args = append(args, "-cpu", t.CPU)
-		}
+	base, err := baselineRSS(ctx, t, filepath.Join(o.bins, t.Name, "idle"))
+	if err != nil {
+		r.fail(name, fmt.Errorf("baseline: %w", err))
+		return
 	}
-	args = append(args, bin, "-config", cfg)
-	agent, err := startProc(args, filepath.Join(dir, t.Name+".log"), "GOGC=50", "GOMEMLIMIT=24MiB")
+	agent, err := startProc(t.command(bin, "-config", cfg), filepath.Join(dir, t.Name+".log"), "GOGC=50", "GOMEMLIMIT=24MiB")
 	if err != nil {
 		r.fail(name, err)
 		return
@@ -87,7 +84,7 @@ func runUserTarget(ctx context.Context, o *options, r *report, edge *edgeProc, t
 		r.fail(name, fmt.Errorf("agent never joined its group: %w\nagent log:\n%s", err, fileTail(agent.log, 15)))
 		return
 	}
-	row := row{Target: t.Name, Mode: "user", CPU: t.CPU, Size: fi.Size(), Bound: time.Since(agent.started)}
+	row := row{Target: t.Name, Mode: "user", CPU: t.CPU, Size: fi.Size(), Bound: time.Since(agent.started), Base: base}
 	if !strings.Contains(","+labels+",", ",arch="+t.arch()+",") {
 		r.fail(name, fmt.Errorf("agent announced labels %q, want arch=%s", labels, t.arch()))
 		return
@@ -135,7 +132,8 @@ func checkPinning(o *options, r *report) {
 			continue
 		}
 		run := func(bin string) ([]byte, error) {
-			cmd := exec.Command(t.qemu(), "-cpu", t.CPU, bin, "-version")
+			args := t.command(bin, "-version")
+			cmd := exec.Command(args[0], args[1:]...)
 			cmd.Dir = o.work // where qemu may drop the core of a binary that dies
 			return cmd.CombinedOutput()
 		}
@@ -158,6 +156,28 @@ func leadingDigits(s string) int {
 	n := 0
 	fmt.Sscan(s, &n)
 	return n
+}
+
+// baselineRSS runs the idle Go program under the same emulator and CPU and
+// returns its RSS (KiB) once it has started: what the emulator and a bare Go
+// runtime take before the agent adds anything.
+func baselineRSS(ctx context.Context, t target, bin string) (int64, error) {
+	args := t.command(bin)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		return 0, fmt.Errorf("%s: no \"ready\" (%q, %v)", bin, line, err)
+	}
+	return procRSS(cmd.Process.Pid), nil
 }
 
 // exchange makes n requests, each on a new connection to addr (so each is a
