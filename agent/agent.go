@@ -30,16 +30,17 @@ type Agent struct {
 	// goodSession is how long a session must last for the backoff to reset.
 	goodSession time.Duration
 
-	// onSession, when set, is told about each session's state (tests).
-	onSession func(SessionEvent)
+	// OnSession, when set, is called with every change of the session's
+	// state, from the session's goroutine; it must not block.
+	OnSession func(SessionEvent)
 }
 
-// SessionEvent reports a change of the agent's session (for tests and,
-// later, status).
+// SessionEvent reports a change of the agent's session.
 type SessionEvent struct {
-	Up      bool
-	Err     error             // why the session ended or failed
-	Tunnels map[string]string // name → public address, when Up
+	Up      bool              // every bind has been answered
+	Err     error             // why the session ended or failed, when !Up
+	Tunnels map[string]string // bound tunnels: name → public address
+	Refused map[string]string // refused tunnels: name → the edge's reason
 }
 
 // New prepares an agent: it resolves the device id and labels and loads the
@@ -116,7 +117,7 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) emit(ev SessionEvent) {
-	if a.onSession != nil {
-		a.onSession(ev)
+	if a.OnSession != nil {
+		a.OnSession(ev)
 	}
 }

@@ -102,8 +102,8 @@ func (c *Config) Validate() error {
 			return tomlfile.Field("id", "%v", err)
 		}
 	}
-	if err := wire.ValidLabels(c.Labels); err != nil {
-		return tomlfile.Field("labels", "%v", err)
+	if err := tomlfile.Labels("labels", c.Labels); err != nil {
+		return err
 	}
 	if err := c.Log.Validate(); err != nil {
 		return err
@@ -158,8 +158,8 @@ func (t *TunnelConfig) validate(key string) error {
 	if len(t.Labels) > 0 && t.Proto != wire.ProtoLabeled {
 		return tomlfile.Field(key+".labels", "only labeled tunnels take labels")
 	}
-	if err := wire.ValidLabels(t.Labels); err != nil {
-		return tomlfile.Field(key+".labels", "%v", err)
+	if err := tomlfile.Labels(key+".labels", t.Labels); err != nil {
+		return err
 	}
 	return nil
 }

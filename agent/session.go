@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -32,12 +33,14 @@ type session struct {
 	ctlMu   sync.Mutex // serialises control writes
 
 	streams sync.WaitGroup
+	conns   relay.Set // local conns, closed when the session ends
 	active  atomic.Int32
 	lastRTT atomic.Int64 // µs
 
 	mu      sync.Mutex
 	pending int               // binds not yet answered
 	public  map[string]string // tunnel → public address
+	refused map[string]string // tunnel → reason
 }
 
 // runSession dials, handshakes and serves one session until it fails or
@@ -52,7 +55,7 @@ func (a *Agent) runSession(ctx context.Context) error {
 		conn.Close()
 		return fmt.Errorf("mux: %w", err)
 	}
-	s := &session{a: a, conn: conn, mux: mux, welcome: welcome, public: map[string]string{}}
+	s := &session{a: a, conn: conn, mux: mux, welcome: welcome, public: map[string]string{}, refused: map[string]string{}}
 	return s.run(ctx)
 }
 
@@ -140,7 +143,7 @@ func (s *session) run(ctx context.Context) error {
 	log.Info("connected to edge", "edge", s.a.cfg.Edge, "transport", s.a.cfg.Transport,
 		"heartbeat", s.heartbeat(), "replaced_previous", s.welcome.ReplacedPrevious)
 	if len(s.a.cfg.Tunnels) == 0 {
-		s.a.emit(SessionEvent{Up: true, Tunnels: map[string]string{}})
+		s.a.emit(SessionEvent{Up: true, Tunnels: map[string]string{}, Refused: map[string]string{}})
 	}
 
 	errc := make(chan error, 3)
@@ -156,6 +159,7 @@ func (s *session) run(ctx context.Context) error {
 		s.drain()
 	}
 	s.mux.Close()
+	s.conns.CloseAll()
 	loops.Wait()
 	s.streams.Wait()
 	return err
@@ -237,17 +241,15 @@ func (s *session) controlLoop() error {
 				s.public[r.Name] = r.Public
 				log.Info("tunnel bound", "tunnel", r.Name, "public", r.Public)
 			} else {
+				s.refused[r.Name] = r.Error
 				log.Error("tunnel refused by edge", "tunnel", r.Name, "reason", r.Error)
 			}
 			s.pending--
 			done := s.pending == 0
-			pub := make(map[string]string, len(s.public))
-			for k, v := range s.public {
-				pub[k] = v
-			}
+			ev := SessionEvent{Up: true, Tunnels: maps.Clone(s.public), Refused: maps.Clone(s.refused)}
 			s.mu.Unlock()
 			if done {
-				s.a.emit(SessionEvent{Up: true, Tunnels: pub})
+				s.a.emit(ev)
 			}
 		case wire.TypePong:
 			var p wire.Pong

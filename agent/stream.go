@@ -55,6 +55,7 @@ func (s *session) serveStream(st *smux.Stream) {
 		return
 	}
 	s.a.log.Debug("stream open", "tunnel", t.Name, "client", h.Client)
+	defer s.conns.Add(local)()
 	if _, _, err := relay.Pipe(st, local); err != nil {
 		s.a.log.Debug("stream ended", "tunnel", t.Name, "client", h.Client, "err", err)
 	}

@@ -304,8 +304,8 @@ func (e *EndpointConfig) validate(key string) error {
 	if len(e.Labels) == 0 {
 		return tomlfile.Field(key+".labels", "missing: the label selector of the group, e.g. { app = \"camera\" }")
 	}
-	if err := wire.ValidLabels(e.Labels); err != nil {
-		return tomlfile.Field(key+".labels", "%v", err)
+	if err := tomlfile.Labels(key+".labels", e.Labels); err != nil {
+		return err
 	}
 	switch e.Balance {
 	case RoundRobin, Random, LeastStreams:

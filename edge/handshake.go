@@ -82,8 +82,8 @@ func (s *Server) handshake(ctx context.Context, raw net.Conn, kind string) {
 	}
 	var h wire.Hello
 	if err := wire.ReadExpect(conn, wire.TypeHello, &h); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			log.Debug("agent hung up during handshake", "err", err)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
+			log.Debug("agent handshake incomplete", "err", err)
 			conn.Close()
 			return
 		}

@@ -35,6 +35,7 @@ type session struct {
 	ctl      *smux.Stream
 	ctlMu    sync.Mutex
 	active   atomic.Int32 // open data streams
+	conns    relay.Set    // public conns being spliced, closed with the session
 	lastSeen atomic.Int64 // unix nanos of the last control message
 	rtt      atomic.Int64 // µs, as the agent last measured it
 
@@ -285,6 +286,7 @@ func (s *session) close(err error) {
 			mux.Close()
 		}
 		s.conn.Close()
+		s.conns.CloseAll()
 		close(s.done)
 		switch {
 		case errors.Is(err, errReplaced):

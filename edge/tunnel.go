@@ -159,7 +159,9 @@ func (srv *Server) serveConn(c net.Conn, what string, pick func(tried []*tunnel)
 			t.sess.log.Warn("stream failed", "to", what, "tunnel", t.name, "err", err)
 			continue
 		}
+		remove := t.sess.conns.Add(c)
 		relay.Pipe(c, st)
+		remove()
 		return
 	}
 	if lastErr == nil {

@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/tetherhq/tether/internal/wire"
 )
 
 // Error is a config problem the operator must fix.
@@ -49,6 +53,19 @@ func Field(key, format string, args ...any) error {
 	return &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
+// Labels checks a label table at key, naming the offending label.
+func Labels(key string, l map[string]string) error {
+	err := wire.ValidLabels(l)
+	var le *wire.LabelError
+	if errors.As(err, &le) {
+		return Field(key+"."+le.Key, "%v", le.Err)
+	}
+	if err != nil {
+		return Field(key, "%v", err)
+	}
+	return nil
+}
+
 // Validator is a config that checks itself after decoding.
 type Validator interface{ Validate() error }
 
@@ -76,6 +93,11 @@ func Decode(name, text string, v Validator) error {
 		if errors.As(err, &pe) {
 			return &Error{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: strings.TrimPrefix(pe.Message, "toml: ")}
 		}
+		// Type mismatches come as `toml: line N (last key "k"): msg`.
+		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return &Error{File: name, Line: line, Key: m[2], Msg: m[3]}
+		}
 		return &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 	}
 	if und := md.Undecoded(); len(und) > 0 {
@@ -96,12 +118,30 @@ func Decode(name, text string, v Validator) error {
 	return nil
 }
 
-// findLine finds the line that defines a key path such as "listen.agents",
+var typeErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]+)"\): (.*)$`)
+
+// findLine finds the line that defines path or, for a key that is missing,
+// the nearest table that holds it.
+func findLine(text, path string) int {
+	for path != "" {
+		if n := findKeyLine(text, path); n > 0 {
+			return n
+		}
+		if i := strings.LastIndexAny(path, ".["); i >= 0 {
+			path = path[:i]
+		} else {
+			path = ""
+		}
+	}
+	return 0
+}
+
+// findKeyLine finds the line that defines a key path such as "listen.agents",
 // "tunnel[2].addr" or "tunnel.addr" (toml's own form for array tables, which
 // then means the first). It reads the text line by line, tracking [table]
 // and [[array]] headers; inline tables and dotted keys are matched by their
 // first component. 0 means not found.
-func findLine(text, path string) int {
+func findKeyLine(text, path string) int {
 	want := strings.Split(path, ".")
 	table := ""
 	counts := map[string]int{}
@@ -147,8 +187,8 @@ func matches(found string, want []string) bool {
 		if p == w {
 			continue
 		}
-		// "tunnel" in toml's own messages means the array, any index: [0].
-		if !strings.Contains(w, "[") && p == w+"[0]" {
+		// "tunnel" in toml's own messages means the array, any index.
+		if !strings.Contains(w, "[") && strings.HasPrefix(p, w+"[") {
 			continue
 		}
 		return false
