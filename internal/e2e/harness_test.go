@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -277,3 +278,5 @@ func readLine(c net.Conn, within time.Duration) (string, error) {
 		b.WriteByte(buf[0])
 	}
 }
+
+func sha256sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
