@@ -18,16 +18,21 @@ import (
 const idFile = "agent-id"
 
 // idHashPrefix keeps the raw machine-id out of the agent id: the id is
-// SHA-256(prefix + machine-id), so it cannot be matched against the
-// machine-id another program derives or reveals. Never change it: every
-// device's id would change with it.
+// SHA-256(prefix + machine-id + NUL + state dir), so it cannot be matched
+// against the machine-id another program derives or reveals. Never change
+// it: every device's id would change with it.
 const idHashPrefix = "tether-agent-id/v1:"
 
-// StableID returns this device's agent id, the same on every call and across
+// StableID returns this agent's device id, the same on every call and across
 // reboots and reinstalls of the binary:
 //
 //   - when root/etc/machine-id (or root/var/lib/dbus/machine-id) holds an id,
-//     the first 16 hex digits of SHA-256(idHashPrefix + machine-id);
+//     the first 16 hex digits of SHA-256(idHashPrefix + machine-id + NUL +
+//     the absolute state dir). The state dir is part of it so that two
+//     agents on one machine, each with its own state_dir, get ids of their
+//     own instead of replacing each other's session at the edge; one agent
+//     keeps its id as long as its state_dir stays (the default is
+//     /var/lib/tether everywhere);
 //   - otherwise a random id, generated on the first call and kept in
 //     stateDir/agent-id (mode 0600, written atomically).
 //
@@ -40,7 +45,11 @@ func StableID(root, stateDir string) (string, error) {
 		if mid == "" || mid == "uninitialized" {
 			continue
 		}
-		sum := sha256.Sum256([]byte(idHashPrefix + mid))
+		dir, err := filepath.Abs(stateDir)
+		if err != nil {
+			dir = filepath.Clean(stateDir)
+		}
+		sum := sha256.Sum256([]byte(idHashPrefix + mid + "\x00" + dir))
 		return hex.EncodeToString(sum[:])[:16], nil
 	}
 	return storedID(stateDir)

@@ -11,9 +11,10 @@ import (
 
 const testMachineID = "0123456789abcdef0123456789abcdef"
 
-// testMachineHash is the id of testMachineID. It is spelled out so that a
-// change of the hash input, which would rename every device, fails a test.
-const testMachineHash = "81f8f27900e7de38"
+// testMachineHash is the id of testMachineID with state dir /var/lib/tether.
+// It is spelled out so that a change of the hash input, which would rename
+// every device, fails a test.
+const testMachineHash = "21ca947fc996dccc"
 
 func TestStableID(t *testing.T) {
 	tests := []struct {
@@ -31,6 +32,9 @@ func TestStableID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root, state := t.TempDir(), filepath.Join(t.TempDir(), "state")
+			if tt.want != "" {
+				state = "/var/lib/tether" // derived ids write nothing there
+			}
 			for name, text := range tt.files {
 				writeTestFile(t, filepath.Join(root, name), text)
 			}
@@ -65,6 +69,26 @@ func TestStableID(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Two agents on one machine, each with its own state dir, must not share an
+// id: the edge would have each replace the other's session for ever.
+func TestStableIDPerStateDir(t *testing.T) {
+	root := t.TempDir()
+	writeTestFile(t, filepath.Join(root, "etc/machine-id"), testMachineID)
+	a, errA := StableID(root, "/var/lib/tether")
+	b, errB := StableID(root, "/var/lib/tether-second")
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if a == b {
+		t.Errorf("two state dirs share the id %q", a)
+	}
+	t.Chdir("/var")
+	rel, err := StableID(root, "lib/tether")
+	if err != nil || rel != a {
+		t.Errorf("relative state dir gave %q, %v; want %q", rel, err, a)
 	}
 }
 
