@@ -22,7 +22,8 @@ test-go:
 
 # An edge, an agent and a local service on loopback; prints a working curl line.
 demo: build
-	$(GO) run ./scripts/demo
+	$(GO) build -o bin/tether-demo ./scripts/demo
+	./bin/tether-demo
 
 # Cross builds of every target in platforms/targets: dist/*.tar.gz (binaries,
 # service files, installer, example configs), dist/SHA256SUMS, a size table;
