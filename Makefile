@@ -5,7 +5,7 @@ PKG      := github.com/tetherhq/tether
 LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION)
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: all build test test-go demo vet fmt clean dist test-services test-qemu bench-devices
+.PHONY: all build test test-go demo vet fmt clean dist test-services test-qemu bench-devices bench
 
 all: build
 
@@ -13,8 +13,9 @@ build:
 	$(GOBUILD) -o bin/tether-agent ./agent/cmd/tether-agent
 	$(GOBUILD) -o bin/tether-edge ./edge/cmd/tether-edge
 
-# Every test: unit, protocol fixtures, whole-system tests over real sockets.
-test: test-go
+# Every test: unit, protocol fixtures, whole-system tests over real sockets,
+# service files, and the agent on emulated ARM and MIPS devices.
+test: test-go test-services test-qemu
 
 test-go:
 	$(GO) vet ./...
@@ -47,6 +48,15 @@ test-qemu:
 # requests (qemu-user and qemu-system), as a table.
 bench-devices:
 	sh scripts/bench-devices.sh
+
+# The benchmark suite: every budgeted figure beside its direct-loopback
+# baseline, PASS/MISS, and bench.json. Installs iperf3 and wrk. A few minutes.
+bench: build
+	sh scripts/ci-deps.sh iperf3 wrk
+	$(GO) build -o bin/tether-fleet ./scripts/fleet
+	$(GO) build -o bin/tether-fleetbench ./scripts/fleetbench
+	$(GO) build -o bin/tether-bench ./scripts/bench
+	./bin/tether-bench -json bench.json
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -8,7 +8,7 @@
 # second run on a ready machine takes well under a second.
 set -eu
 
-pkgs="systemd procps qemu-user-static qemu-system-arm qemu-system-mips openrc shellcheck"
+pkgs="curl git systemd procps qemu-user-static qemu-system-arm qemu-system-mips openrc shellcheck $*"
 
 missing=""
 for p in $pkgs; do
