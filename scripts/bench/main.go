@@ -211,7 +211,6 @@ addr = %q
 	if fleetN > 0 {
 		f := filepath.Join(dir, "fleet.json")
 		cmd := exec.Command("bin/tether-fleetbench", "-n", strconv.Itoa(fleetN), "-fleet", "bin/tether-fleet", "-idle", "5s", "-json", f)
-		cmd.Stdout = io.Discard
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("fleetbench: %v\n%s", err, out)
 		}
