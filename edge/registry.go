@@ -70,10 +70,12 @@ func (r *registry) closeListeners() {
 	}
 }
 
+// errShutdown ends sessions when the edge stops: a normal ending.
+var errShutdown = errors.New("edge shutting down")
+
 // closeAll closes every session.
-func (r *registry) closeAll(reason string) {
-	err := errors.New(reason)
+func (r *registry) closeAll() {
 	for _, s := range r.all() {
-		s.close(err)
+		s.close(errShutdown)
 	}
 }

@@ -124,7 +124,7 @@ func (s *Server) Run(ctx context.Context) error {
 	loops.Wait()
 	s.reg.closeListeners()
 	waitTimeout(&s.conns, s.DrainTimeout)
-	s.reg.closeAll("edge shutting down")
+	s.reg.closeAll()
 	s.conns.Wait()
 	s.log.Info("edge stopped")
 	return nil

@@ -292,8 +292,8 @@ func (s *session) close(err error) {
 		s.conns.CloseAll()
 		close(s.done)
 		switch {
-		case errors.Is(err, errReplaced):
-			s.log.Info("agent session replaced", "reason", err)
+		case errors.Is(err, errReplaced), errors.Is(err, errShutdown):
+			s.log.Info("agent session closed", "reason", err)
 		case err == nil || relay.Normal(err):
 			s.log.Info("agent disconnected")
 		default:
