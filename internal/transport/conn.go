@@ -60,6 +60,14 @@ func (c *Conn) SetDeadline(t time.Time) error      { return c.raw.SetDeadline(t)
 func (c *Conn) SetReadDeadline(t time.Time) error  { return c.raw.SetReadDeadline(t) }
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
 
+// Transport reports what the connection runs over: TCP or KCP.
+func (c *Conn) Transport() string {
+	if _, ok := c.raw.(*kcpConn); ok {
+		return KCP
+	}
+	return TCP
+}
+
 // ConnectionState reports the TLS state.
 func (c *Conn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
 
