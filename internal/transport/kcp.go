@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	kcp "github.com/xtaci/kcp-go/v5"
 )
@@ -23,27 +24,110 @@ const (
 )
 
 // kcpConn is a KCP session as a raw connection: the net.Conn that TLS runs
-// on. Close is idempotent; on the agent it also closes the socket and
-// returns once the read loop has ended.
+// on.
+//
+// KCP has no FIN and kcp-go's Close drops datagrams not yet sent, so Close
+// lingers: it fails pending and later reads and writes at once, but keeps
+// the session running (sending, retransmitting, taking ACKs) for a few
+// retransmission timeouts in the background, so what was written last
+// (a refusal, a TLS close_notify) reaches the peer. abort ends a session
+// without lingering.
 type kcpConn struct {
 	*kcp.UDPSession
-	closeOnce sync.Once
-	closed    func() // runs after the session closed; may be nil
+	closeOnce  sync.Once
+	finishOnce sync.Once
+	closing    chan struct{} // closed by Close
+	aborted    chan struct{} // closed by abort
+	abortOnce  sync.Once
+	finished   chan struct{} // closed once the session is closed for good
+	release    func()        // runs once the session is closed for good; may be nil
 
 	// edge side: set by the listener
 	peer *kcpPeer
 }
 
-// Close closes the session. Unsent data is flushed once; nothing waits for
-// the peer's ACK (KCP has no FIN).
+// Linger bounds.
+const (
+	minLinger = 100 * time.Millisecond
+	maxLinger = 3 * time.Second
+)
+
+func newKCPConn(s *kcp.UDPSession, release func()) *kcpConn {
+	return &kcpConn{
+		UDPSession: s,
+		closing:    make(chan struct{}),
+		aborted:    make(chan struct{}),
+		finished:   make(chan struct{}),
+		release:    release,
+	}
+}
+
+func (c *kcpConn) Read(b []byte) (int, error) {
+	n, err := c.UDPSession.Read(b)
+	if err != nil && c.isClosing() {
+		return n, net.ErrClosed
+	}
+	return n, err
+}
+
+func (c *kcpConn) Write(b []byte) (int, error) {
+	if c.isClosing() {
+		return 0, net.ErrClosed
+	}
+	n, err := c.UDPSession.Write(b)
+	if err != nil && c.isClosing() {
+		return n, net.ErrClosed
+	}
+	return n, err
+}
+
+func (c *kcpConn) isClosing() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close fails reads and writes at once and closes the session after a
+// linger of four retransmission timeouts (100 ms to 3 s), in the
+// background. It never blocks; calling it again does nothing.
 func (c *kcpConn) Close() error {
 	c.closeOnce.Do(func() {
-		c.UDPSession.Close()
-		if c.closed != nil {
-			c.closed()
-		}
+		close(c.closing)
+		past := time.Unix(1, 0)
+		c.UDPSession.SetReadDeadline(past) // wakes blocked readers
+		linger := min(max(4*time.Duration(c.GetRTO())*time.Millisecond, minLinger), maxLinger)
+		go func() {
+			t := time.NewTimer(linger)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-c.aborted:
+			}
+			c.finish()
+		}()
 	})
 	return nil
+}
+
+// abort closes the session now, lingering or not, and waits until it is
+// closed.
+func (c *kcpConn) abort() {
+	c.Close()
+	c.abortOnce.Do(func() { close(c.aborted) })
+	<-c.finished
+}
+
+func (c *kcpConn) finish() {
+	c.finishOnce.Do(func() {
+		c.UDPSession.Close()
+		if c.release != nil {
+			c.release()
+		}
+		close(c.finished)
+	})
 }
 
 // handshakeDone tells the edge's listener that this session finished TLS,
@@ -83,10 +167,10 @@ func DialKCP(ctx context.Context, addr string, cfg KCPConfig) (net.Conn, error) 
 	}
 	cfg.apply(sess)
 	done := make(chan struct{})
-	c := &kcpConn{UDPSession: sess, closed: func() {
+	c := newKCPConn(sess, func() {
 		udp.Close() // ends the read loop
 		<-done
-	}}
+	})
 	go func() {
 		defer close(done)
 		err := readLoop(udp, agentReadBatch, func(b []byte, _ netip.AddrPort, from net.Addr) {

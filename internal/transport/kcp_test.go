@@ -309,3 +309,36 @@ func TestKCPListenerClose(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestKCPNoTickWait: with a one-second tick, the handshake and 50
+// requests finish far inside one tick each: nothing waits for the timer.
+func TestKCPNoTickWait(t *testing.T) {
+	cfg := DefaultKCP()
+	cfg.Interval = 1000
+	l, err := ListenKCP("127.0.0.1:0", cfg, KCPLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientTLS, serverTLS := newTestTLS(t)
+	wait := serveTLS(t, l, serverTLS, func(c *Conn) { io.Copy(c, c) })
+	defer func() { l.Close(); wait() }()
+
+	start := time.Now()
+	ctx := testCtx(t)
+	raw, err := DialKCP(ctx, l.Addr().String(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Client(ctx, raw, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 50 {
+		echo(t, c, []byte{byte(i)})
+	}
+	// Waiting for ticks would take 25 s or more.
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("handshake and 50 requests took %v: something waits for the 1 s tick", d)
+	}
+}

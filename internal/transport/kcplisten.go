@@ -149,7 +149,7 @@ func (l *KCPListener) Close() error {
 	}
 	l.mu.Unlock()
 	for _, c := range conns {
-		c.Close()
+		c.abort()
 	}
 	l.closeSocket.Do(func() { l.udp.Close() })
 	l.wg.Wait()
@@ -227,7 +227,8 @@ func (l *KCPListener) newPeerLocked(from netip.AddrPort, addr net.Addr, conv uin
 		return nil, err
 	}
 	l.cfg.apply(sess)
-	p.conn = &kcpConn{UDPSession: sess, peer: p}
+	p.conn = newKCPConn(sess, nil)
+	p.conn.peer = p
 	l.peers[from] = p
 	l.pending++
 	return p, nil
@@ -287,7 +288,7 @@ func (l *KCPListener) janitor() {
 		}
 		l.mu.Unlock()
 		for _, c := range stale {
-			c.Close()
+			c.abort()
 		}
 		clear(stale)
 	}
