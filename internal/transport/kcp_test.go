@@ -109,7 +109,7 @@ func TestKCPBigTransfer(t *testing.T) {
 	l, clientTLS := kcpEcho(t, KCPLimits{})
 	c := dialTLS(t, testCtx(t), KCP, l.Addr().String(), clientTLS)
 	defer c.Close()
-	transfer(t, c, 32<<20)
+	transfer(t, c, 16<<20)
 }
 
 // TestKCPLossy runs TLS over KCP through a relay that drops 2% of the
