@@ -2,9 +2,11 @@ module github.com/tetherhq/tether
 
 go 1.26.8
 
+require github.com/xtaci/smux v1.5.58
+
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/xtaci/kcp-go/v5 v5.7.6
-	github.com/xtaci/smux v1.5.58
 	golang.org/x/net v0.61.0
 )
 

@@ -153,6 +153,15 @@ func ValidName(n string) error {
 	return nil
 }
 
+// LabelError is a problem with one label.
+type LabelError struct {
+	Key string
+	Err error
+}
+
+func (e *LabelError) Error() string { return e.Err.Error() }
+func (e *LabelError) Unwrap() error { return e.Err }
+
 // ValidLabels checks label keys (1–63 of [A-Za-z0-9._/-]) and values (at
 // most 255 printable characters, no '=' or ',').
 func ValidLabels(l map[string]string) error {
@@ -161,10 +170,10 @@ func ValidLabels(l map[string]string) error {
 	}
 	for k, v := range l {
 		if k == "" || len(k) > MaxLabelKeyLen || !isToken(k, "._/-") {
-			return fmt.Errorf("%w: label key %q: want 1–%d characters of A-Z a-z 0-9 . _ / -", ErrInvalid, clip(k), MaxLabelKeyLen)
+			return &LabelError{k, fmt.Errorf("%w: label key %q: want 1–%d characters of A-Z a-z 0-9 . _ / -", ErrInvalid, clip(k), MaxLabelKeyLen)}
 		}
 		if len(v) > MaxLabelValueLen || strings.ContainsAny(v, "=,") || !printable(v) {
-			return fmt.Errorf("%w: label %s: value %q: want at most %d printable characters without '=' or ','", ErrInvalid, k, clip(v), MaxLabelValueLen)
+			return &LabelError{k, fmt.Errorf("%w: label %s: value %q: want at most %d printable characters without '=' or ','", ErrInvalid, k, clip(v), MaxLabelValueLen)}
 		}
 	}
 	return nil

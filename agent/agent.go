@@ -1,0 +1,123 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/tetherhq/tether/internal/backoff"
+	"github.com/tetherhq/tether/internal/transport"
+	"github.com/tetherhq/tether/internal/wire"
+)
+
+// Agent keeps a session to the edge for as long as Run runs.
+type Agent struct {
+	cfg    *Config
+	log    *slog.Logger
+	id     string
+	labels map[string]string // hardware labels under the operator's
+	tls    *tls.Config
+
+	// DrainTimeout bounds how long Run waits for open streams after its
+	// context ends.
+	DrainTimeout time.Duration
+	// Backoff paces reconnects; tests may shorten it.
+	Backoff backoff.Backoff
+	// goodSession is how long a session must last for the backoff to reset.
+	goodSession time.Duration
+
+	// OnSession, when set, is called with every change of the session's
+	// state, from the session's goroutine; it must not block.
+	OnSession func(SessionEvent)
+}
+
+// SessionEvent reports a change of the agent's session.
+type SessionEvent struct {
+	Up      bool              // every bind has been answered
+	Err     error             // why the session ended or failed, when !Up
+	Tunnels map[string]string // bound tunnels: name → public address
+	Refused map[string]string // refused tunnels: name → the edge's reason
+}
+
+// New prepares an agent: it resolves the device id and labels and loads the
+// CA. It does not touch the network.
+func New(cfg *Config, log *slog.Logger) (*Agent, error) {
+	a := &Agent{
+		cfg:          cfg,
+		log:          log,
+		DrainTimeout: 5 * time.Second,
+		Backoff:      backoff.Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second},
+		goodSession:  30 * time.Second,
+	}
+	a.id = cfg.ID
+	if a.id == "" {
+		id, err := StableID("/", cfg.StateDir)
+		if err != nil {
+			return nil, fmt.Errorf("device id: %w (set id or a writable state_dir)", err)
+		}
+		a.id = id
+	}
+	a.labels = map[string]string{}
+	if cfg.HardwareLabels {
+		maps.Copy(a.labels, HardwareLabels("/"))
+	}
+	maps.Copy(a.labels, cfg.Labels)
+	if err := wire.ValidLabels(a.labels); err != nil {
+		return nil, fmt.Errorf("labels: %w", err)
+	}
+	tc, err := transport.ClientTLS(cfg.CAFile, cfg.serverName())
+	if err != nil {
+		return nil, err
+	}
+	a.tls = tc
+	a.log = log.With("agent", a.id)
+	return a, nil
+}
+
+// ID is the agent's device id.
+func (a *Agent) ID() string { return a.id }
+
+// Labels returns the agent's labels (hardware, then operator).
+func (a *Agent) Labels() map[string]string { return maps.Clone(a.labels) }
+
+// Run connects, serves, and reconnects forever with backoff until ctx ends;
+// then it unbinds its tunnels, lets open streams finish (up to
+// DrainTimeout) and returns nil.
+func (a *Agent) Run(ctx context.Context) error {
+	a.log.Info("agent starting", "edge", a.cfg.Edge, "transport", a.cfg.Transport,
+		"labels", wire.FormatLabels(a.labels), "tunnels", len(a.cfg.Tunnels))
+	for {
+		start := time.Now()
+		err := a.runSession(ctx)
+		if ctx.Err() != nil {
+			a.log.Info("agent stopped")
+			return nil
+		}
+		if time.Since(start) >= a.goodSession {
+			a.Backoff.Reset()
+		}
+		delay := a.Backoff.Next()
+		var ref *wire.RefusedError
+		switch {
+		case errors.As(err, &ref):
+			a.log.Error("edge refused the session", "code", ref.Refuse.Code, "reason", ref.Refuse.Reason, "retry_in", delay.Round(time.Millisecond))
+		default:
+			a.log.Warn("session ended", "err", err, "retry_in", delay.Round(time.Millisecond))
+		}
+		a.emit(SessionEvent{Err: err})
+		if !backoff.Sleep(ctx, delay) {
+			a.log.Info("agent stopped")
+			return nil
+		}
+	}
+}
+
+func (a *Agent) emit(ev SessionEvent) {
+	if a.OnSession != nil {
+		a.OnSession(ev)
+	}
+}

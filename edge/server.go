@@ -1,0 +1,180 @@
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tetherhq/tether/internal/transport"
+)
+
+// Server is a running edge. Create it with New, start it with Run.
+type Server struct {
+	cfg      *Config
+	log      *slog.Logger
+	tls      *tls.Config
+	tokens   tokenSet
+	tcpRange []portRange
+	reg      *registry
+	groups   []*endpoint
+
+	handshakes chan struct{} // semaphore: handshakes in flight
+	conns      sync.WaitGroup
+	// DrainTimeout bounds how long Run waits for public connections after
+	// its context ends.
+	DrainTimeout time.Duration
+
+	mu        sync.Mutex
+	agentAddr net.Addr
+	ready     chan struct{}
+}
+
+// New checks cfg and loads the certificate; it opens no sockets.
+func New(cfg *Config, log *slog.Logger) (*Server, error) {
+	s := &Server{
+		cfg:          cfg,
+		log:          log,
+		tokens:       newTokenSet(cfg.Tokens),
+		reg:          newRegistry(),
+		handshakes:   make(chan struct{}, cfg.Limits.MaxHandshakes),
+		DrainTimeout: 5 * time.Second,
+		ready:        make(chan struct{}),
+	}
+	s.tcpRange, _ = parsePortRanges([]string{cfg.Listen.TCPPorts})
+	if cfg.TLS.ACME != nil {
+		return nil, errors.New("tls.acme: ACME certificates are not implemented yet; use cert_file and key_file")
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
+	}
+	s.tls = transport.ServerTLS(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
+	for i := range cfg.Endpoints {
+		s.groups = append(s.groups, newEndpoint(&cfg.Endpoints[i], log))
+	}
+	return s, nil
+}
+
+// Ready is closed once every listener is open.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// AgentAddr is the agent listener's address, once Ready.
+func (s *Server) AgentAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.agentAddr
+}
+
+// Run opens the listeners and serves until ctx ends, then stops accepting,
+// lets public connections finish (up to DrainTimeout), closes every
+// session and returns. It returns an error at once if a listener cannot
+// be opened.
+func (s *Server) Run(ctx context.Context) error {
+	for _, w := range s.cfg.Warnings() {
+		s.log.Warn(w)
+	}
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	agents, err := transport.Listen(transport.TCP, s.cfg.Listen.Agents)
+	if err != nil {
+		return fmt.Errorf("listen.agents: %w", err)
+	}
+	listeners = append(listeners, agents)
+	for _, e := range s.groups {
+		if e.cfg.Proto != "tcp" {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Listen.TCPHost, strconv.Itoa(e.cfg.Port)))
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("endpoint %q: %w", e.cfg.Name, err)
+		}
+		e.ln = l
+		listeners = append(listeners, l)
+	}
+	s.mu.Lock()
+	s.agentAddr = agents.Addr()
+	s.mu.Unlock()
+
+	var loops sync.WaitGroup
+	loops.Add(1)
+	go func() { defer loops.Done(); s.acceptAgents(ctx, agents) }()
+	for _, e := range s.groups {
+		if e.ln != nil {
+			loops.Add(1)
+			go func(e *endpoint) { defer loops.Done(); s.acceptPublic(e.ln, e.cfg.Name, e.serve(s)) }(e)
+		}
+	}
+	s.log.Info("edge ready", "agents", agents.Addr().String(), "endpoints", len(s.groups), "tokens", len(s.tokens))
+	close(s.ready)
+
+	<-ctx.Done()
+	s.log.Info("edge stopping: draining connections", "timeout", s.DrainTimeout)
+	closeAll()
+	loops.Wait()
+	s.reg.closeListeners()
+	waitTimeout(&s.conns, s.DrainTimeout)
+	s.reg.closeAll("edge shutting down")
+	s.conns.Wait()
+	s.log.Info("edge stopped")
+	return nil
+}
+
+// acceptPublic accepts public connections on l and hands each to serve on
+// its own goroutine, which s.conns tracks.
+func (s *Server) acceptPublic(l net.Listener, name string, serve func(net.Conn)) {
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and friends: slow down rather than spin.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed", "listener", name, "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		s.conns.Add(1)
+		go func() { defer s.conns.Done(); serve(c) }()
+	}
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// publicHost is the host part of the public addresses the edge reports.
+func (s *Server) publicHost() string {
+	if s.cfg.Domain != "" {
+		return s.cfg.Domain
+	}
+	if h := s.cfg.Listen.TCPHost; h != "" && !net.ParseIP(h).IsUnspecified() {
+		return h
+	}
+	if h, _, err := net.SplitHostPort(s.cfg.Listen.Agents); err == nil && h != "" && !net.ParseIP(h).IsUnspecified() {
+		return h
+	}
+	return "localhost"
+}
