@@ -29,7 +29,7 @@ func kcpEcho(t *testing.T, lim KCPLimits) (*KCPListener, *tls.Config) {
 	clientTLS, serverTLS := newTestTLS(t)
 	wait := serveTLS(t, l, serverTLS, func(c *Conn) { io.Copy(c, c) })
 	t.Cleanup(func() {
-		l.Close()
+		l.Shutdown()
 		wait()
 	})
 	return l, clientTLS
@@ -267,7 +267,7 @@ func TestKCPIdle(t *testing.T) {
 		_, err := io.Copy(c, c)
 		ended <- err
 	})
-	defer func() { l.Close(); wait() }()
+	defer func() { l.Shutdown(); wait() }()
 	c := dialTLS(t, testCtx(t), KCP, l.Addr().String(), clientTLS)
 	echo(t, c, []byte("hello"))
 	// Vanish without a word: close only the socket under the session.
@@ -284,29 +284,39 @@ func TestKCPIdle(t *testing.T) {
 	waitFor(t, 2*time.Second, "session forgotten", func() bool { s, _, _ := l.Stats(); return s == 0 })
 }
 
-// TestKCPListenerClose: closing the listener closes its sessions and
-// leaves no goroutine behind, on either side.
+// TestKCPListenerClose: closing the listener stops accepting but, as over
+// TCP, accepted sessions go on; once they close, nothing is left running.
+// Shutdown ends them all.
 func TestKCPListenerClose(t *testing.T) {
 	checkGoroutines(t)
-	l, err := ListenKCP("127.0.0.1:0", DefaultKCP(), KCPLimits{IdleTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
 	clientTLS, serverTLS := newTestTLS(t)
-	wait := serveTLS(t, l, serverTLS, func(c *Conn) { io.Copy(c, c) })
-	var conns []*Conn
-	for range 5 {
-		c := dialTLS(t, testCtx(t), KCP, l.Addr().String(), clientTLS)
-		echo(t, c, []byte("x"))
-		conns = append(conns, c)
-	}
-	l.Close()
-	wait() // every edge-side session ended
-	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("Accept after Close: %v, want net.ErrClosed", err)
-	}
-	for _, c := range conns {
-		c.Close()
+	for _, shutdown := range []bool{false, true} {
+		l, err := ListenKCP("127.0.0.1:0", DefaultKCP(), KCPLimits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wait := serveTLS(t, l, serverTLS, func(c *Conn) { io.Copy(c, c) })
+		var conns []*Conn
+		for range 3 {
+			c := dialTLS(t, testCtx(t), KCP, l.Addr().String(), clientTLS)
+			echo(t, c, []byte("x"))
+			conns = append(conns, c)
+		}
+		if shutdown {
+			l.Shutdown() // ends every edge-side session: wait returns
+		} else {
+			l.Close()
+			if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("Accept after Close: %v, want net.ErrClosed", err)
+			}
+			for _, c := range conns {
+				echo(t, c, []byte("still there"))
+			}
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		wait()
 	}
 }
 
@@ -321,7 +331,7 @@ func TestKCPNoTickWait(t *testing.T) {
 	}
 	clientTLS, serverTLS := newTestTLS(t)
 	wait := serveTLS(t, l, serverTLS, func(c *Conn) { io.Copy(c, c) })
-	defer func() { l.Close(); wait() }()
+	defer func() { l.Shutdown(); wait() }()
 
 	start := time.Now()
 	ctx := testCtx(t)

@@ -62,6 +62,7 @@ type KCPListener struct {
 
 	readErr     error // set before readFailed closes
 	readFailed  chan struct{}
+	stopped     chan struct{} // the read loop has ended
 	dropped     atomic.Uint64
 	closeSocket sync.Once
 
@@ -109,6 +110,7 @@ func ListenKCP(addr string, cfg KCPConfig, lim KCPLimits) (*KCPListener, error) 
 		accept:     make(chan *kcpConn, lim.MaxPending),
 		die:        make(chan struct{}),
 		readFailed: make(chan struct{}),
+		stopped:    make(chan struct{}),
 		peers:      make(map[netip.AddrPort]*kcpPeer),
 	}
 	l.wg.Add(2)
@@ -133,8 +135,10 @@ func (l *KCPListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops accepting, closes every session from this listener (they
-// share its socket) and returns once its goroutines have ended.
+// Close stops accepting and closes the sessions not yet accepted. Sessions
+// already accepted go on, as over TCP; the socket is closed, and the
+// listener's goroutines end, when the last of them closes (at once if there
+// is none: then Close waits for the goroutines).
 func (l *KCPListener) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -143,6 +147,35 @@ func (l *KCPListener) Close() error {
 	}
 	l.closed = true
 	close(l.die)
+	var unaccepted []*kcpConn
+	for {
+		select {
+		case c := <-l.accept:
+			unaccepted = append(unaccepted, c)
+			continue
+		default:
+		}
+		break
+	}
+	l.mu.Unlock()
+	for _, c := range unaccepted {
+		c.abort()
+	}
+	l.mu.Lock()
+	last := len(l.peers) == 0
+	l.mu.Unlock()
+	if last {
+		l.closeSocket.Do(func() { l.udp.Close() })
+		l.wg.Wait()
+	}
+	return nil
+}
+
+// Shutdown closes the listener and every session from it, and waits for
+// its goroutines.
+func (l *KCPListener) Shutdown() {
+	l.Close()
+	l.mu.Lock()
 	conns := make([]*kcpConn, 0, len(l.peers))
 	for _, p := range l.peers {
 		conns = append(conns, p.conn)
@@ -153,7 +186,6 @@ func (l *KCPListener) Close() error {
 	}
 	l.closeSocket.Do(func() { l.udp.Close() })
 	l.wg.Wait()
-	return nil
 }
 
 // Stats reports the sessions held and the datagrams dropped as strangers'.
@@ -168,10 +200,12 @@ func (l *KCPListener) now() int64 { return int64(time.Since(l.start)) }
 func (l *KCPListener) readLoop() {
 	defer l.wg.Done()
 	err := readLoop(l.udp, edgeReadBatch, l.input)
-	select {
-	case <-l.die:
+	defer close(l.stopped)
+	l.mu.Lock()
+	closed := l.closed && len(l.peers) == 0
+	l.mu.Unlock()
+	if closed {
 		return
-	default:
 	}
 	l.readErr = err
 	close(l.readFailed)
@@ -246,6 +280,9 @@ func (l *KCPListener) remove(p *kcpPeer) {
 	if !p.established.Load() {
 		l.pending--
 	}
+	if l.closed && len(l.peers) == 0 {
+		l.closeSocket.Do(func() { l.udp.Close() }) // ends the read loop
+	}
 }
 
 // established moves p out of the pending count.
@@ -271,9 +308,7 @@ func (l *KCPListener) janitor() {
 	var stale []*kcpConn
 	for {
 		select {
-		case <-l.die:
-			return
-		case <-l.readFailed:
+		case <-l.stopped:
 			return
 		case <-t.C:
 		}
