@@ -41,6 +41,7 @@ type kcpConn struct {
 	abortOnce  sync.Once
 	finished   chan struct{} // closed once the session is closed for good
 	release    func()        // runs once the session is closed for good; may be nil
+	onClose    func()        // runs once on Close; may be nil
 
 	// edge side: set by the listener
 	peer *kcpPeer
@@ -96,6 +97,9 @@ func (c *kcpConn) isClosing() bool {
 func (c *kcpConn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closing)
+		if c.onClose != nil {
+			c.onClose()
+		}
 		past := time.Unix(1, 0)
 		c.UDPSession.SetReadDeadline(past) // wakes blocked readers
 		linger := min(max(4*time.Duration(c.GetRTO())*time.Millisecond, minLinger), maxLinger)
