@@ -5,7 +5,7 @@ PKG      := github.com/tetherhq/tether
 LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION)
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: all build test test-go demo vet fmt clean
+.PHONY: all build test test-go demo vet fmt clean dist test-services test-qemu bench-devices
 
 all: build
 
@@ -22,7 +22,31 @@ test-go:
 
 # An edge, an agent and a local service on loopback; prints a working curl line.
 demo: build
-	$(GO) run ./scripts/demo
+	$(GO) build -o bin/tether-demo ./scripts/demo
+	./bin/tether-demo
+
+# Cross builds of every target in platforms/targets: dist/*.tar.gz (binaries,
+# service files, installer, example configs), dist/SHA256SUMS, a size table;
+# fails when the mipsle agent is over its 6 MiB budget.
+dist:
+	VERSION=$(VERSION) sh scripts/dist.sh
+
+# Service files and shell scripts: systemd-analyze, OpenRC, procd, shellcheck,
+# install.sh. scripts/ci-deps.sh installs the tools (quick when present).
+test-services:
+	sh scripts/ci-deps.sh
+	sh scripts/test-services.sh
+
+# The agent on emulated devices: every target under qemu-user with its CPU
+# pinned, and Debian armhf and mipsel kernels under qemu-system, against an
+# edge on loopback. Kernels are cached in ~/.cache/tether/qemu.
+test-qemu:
+	sh scripts/qemu/run.sh
+
+# Per target: binary size and agent RSS after start and after 1,000 proxied
+# requests (qemu-user and qemu-system), as a table.
+bench-devices:
+	sh scripts/bench-devices.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

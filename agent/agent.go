@@ -50,7 +50,7 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 		cfg:          cfg,
 		log:          log,
 		DrainTimeout: 5 * time.Second,
-		Backoff:      backoff.Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second},
+		Backoff:      backoff.Backoff{Min: 250 * time.Millisecond, Max: 30 * time.Second},
 		goodSession:  30 * time.Second,
 	}
 	a.id = cfg.ID

@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// Backoff yields delays: the first failure after a good run retries almost
-// at once (Min, jittered), each further failure doubles the ceiling up to
-// Max. Delays are drawn uniformly from [ceiling/2, ceiling) so a fleet that
-// lost its edge at one moment does not return at one moment. Not safe for
-// concurrent use.
+// Backoff yields delays: the first retry after a good run comes almost at
+// once, anywhere in [0, Min); after that each failure doubles a ceiling
+// from 2·Min up to Max and the delay is drawn from [ceiling/2, ceiling).
+// The jitter spreads a fleet that lost its edge at one moment. Not safe
+// for concurrent use.
 type Backoff struct {
 	Min, Max time.Duration
 	// Rand returns a float in [0,1); nil uses math/rand/v2.
@@ -23,15 +23,19 @@ type Backoff struct {
 
 // Next returns the delay before the next attempt and counts the failure.
 func (b *Backoff) Next() time.Duration {
+	r := rand.Float64
+	if b.Rand != nil {
+		r = b.Rand
+	}
+	if b.attempt == 0 {
+		b.attempt++
+		return time.Duration(r() * float64(min(b.Min, b.Max)))
+	}
 	ceil := b.Min << b.attempt
 	if ceil > b.Max || ceil <= 0 {
 		ceil = b.Max
 	} else {
 		b.attempt++
-	}
-	r := rand.Float64
-	if b.Rand != nil {
-		r = b.Rand
 	}
 	return ceil/2 + time.Duration(r()*float64(ceil/2))
 }

@@ -12,7 +12,7 @@ func TestBackoffDoublesCapsAndResets(t *testing.T) {
 		r    float64
 		want []time.Duration
 	}{
-		{"low jitter", 0, []time.Duration{50, 100, 200, 400, 500, 500}},
+		{"low jitter", 0, []time.Duration{0, 100, 200, 400, 500, 500}},
 		{"high jitter", 0.999999, []time.Duration{99, 199, 399, 799, 999, 999}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +20,11 @@ import (
 func testLog(t testing.TB) *slog.Logger {
 	w := &tWriter{t: t}
 	t.Cleanup(w.stop)
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelDebug
+	if _, bench := t.(*testing.B); bench {
+		level = slog.LevelWarn // benchmarks print their figures, not logs
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 type tWriter struct {
@@ -277,3 +282,5 @@ func readLine(c net.Conn, within time.Duration) (string, error) {
 		b.WriteByte(buf[0])
 	}
 }
+
+func sha256sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
