@@ -69,15 +69,23 @@ func (c KCPConfig) Validate() error {
 	}
 	for _, k := range checks {
 		if k.v < k.lo || k.v > k.h {
-			return fmt.Errorf("kcp.%s = %d: must be in %d..%d", k.key, k.v, k.lo, k.h)
+			return &ConfigError{Key: "kcp." + k.key, Msg: fmt.Sprintf("%d is not in %d..%d", k.v, k.lo, k.h)}
 		}
 	}
 	if (c.DataShards == 0) != (c.ParityShards == 0) {
-		return fmt.Errorf("kcp.data_shards = %d, kcp.parity_shards = %d: set both above 0 for FEC, or both to 0",
-			c.DataShards, c.ParityShards)
+		return &ConfigError{Key: "kcp.parity_shards", Msg: fmt.Sprintf(
+			"data_shards = %d, parity_shards = %d: set both above 0 for FEC, or both to 0", c.DataShards, c.ParityShards)}
 	}
 	return nil
 }
+
+// ConfigError names the [kcp] key that is wrong, as "kcp.<key>".
+type ConfigError struct {
+	Key string
+	Msg string
+}
+
+func (e *ConfigError) Error() string { return e.Key + ": " + e.Msg }
 
 // fec reports whether datagrams carry kcp-go's FEC header.
 func (c KCPConfig) fec() bool { return c.DataShards > 0 && c.ParityShards > 0 }
