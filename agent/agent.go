@@ -21,7 +21,6 @@ type Agent struct {
 	id     string
 	labels map[string]string // hardware labels under the operator's
 	tls    *tls.Config
-	dialer *transport.Dialer
 	// upgrade is a KCP connection that auto found while on TCP: the next
 	// session runs on it. Only Run's goroutine touches it.
 	upgrade *transport.Conn
@@ -31,6 +30,9 @@ type Agent struct {
 	DrainTimeout time.Duration
 	// Backoff paces reconnects; tests may shorten it.
 	Backoff backoff.Backoff
+	// Dialer reaches the edge over the configured transport; tests may
+	// shorten its auto timings before Run.
+	Dialer *transport.Dialer
 	// goodSession is how long a session must last for the backoff to reset.
 	goodSession time.Duration
 
@@ -79,7 +81,7 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	}
 	a.tls = tc
 	a.log = log.With("agent", a.id)
-	a.dialer = &transport.Dialer{Kind: cfg.Transport, Addr: cfg.Edge, TLS: tc, KCP: cfg.KCP, Log: a.log}
+	a.Dialer = &transport.Dialer{Kind: cfg.Transport, Addr: cfg.Edge, TLS: tc, KCP: cfg.KCP, Log: a.log}
 	return a, nil
 }
 
@@ -95,7 +97,7 @@ func (a *Agent) Labels() map[string]string { return maps.Clone(a.labels) }
 func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent starting", "edge", a.cfg.Edge, "transport", a.cfg.Transport,
 		"labels", wire.FormatLabels(a.labels), "tunnels", len(a.cfg.Tunnels))
-	defer a.dialer.Close()
+	defer a.Dialer.Close()
 	defer func() {
 		if a.upgrade != nil {
 			a.upgrade.Close()

@@ -72,7 +72,7 @@ func (a *Agent) connect(ctx context.Context) (*transport.Conn, wire.Welcome, err
 	a.upgrade = nil
 	if conn == nil {
 		var err error
-		if conn, err = a.dialer.Dial(hctx); err != nil {
+		if conn, err = a.Dialer.Dial(hctx); err != nil {
 			return nil, w, fmt.Errorf("edge %s: %w", a.cfg.Edge, err)
 		}
 	}
@@ -171,7 +171,7 @@ func (s *session) run(ctx context.Context) error {
 // while this session runs over TCP. The edge replaces this session when
 // the new one says Hello.
 func (s *session) wait(ctx context.Context, errc <-chan error) error {
-	upgrades := s.a.dialer.Upgrades()
+	upgrades := s.a.Dialer.Upgrades()
 	for {
 		select {
 		case err := <-errc:

@@ -129,6 +129,7 @@ func (s *Server) Run(ctx context.Context) error {
 	waitTimeout(&s.conns, s.DrainTimeout)
 	s.reg.closeAll("edge shutting down")
 	s.conns.Wait()
+	agentsKCP.Shutdown() // its socket outlives Close while KCP sessions linger
 	s.log.Info("edge stopped")
 	return nil
 }

@@ -29,14 +29,22 @@ type flow struct {
 	up, down *Shaper
 }
 
-// NewUDPRelay relays to target (host:port) with the given links; seed
-// makes the drops repeatable.
-func NewUDPRelay(target string, up, down Link, seed uint64) (*UDPRelay, error) {
+// NewUDPRelay relays to target (host:port) with the given links, listening
+// on listen ("" for any port on 127.0.0.1); seed makes the drops
+// repeatable.
+func NewUDPRelay(listen, target string, up, down Link, seed uint64) (*UDPRelay, error) {
 	ta, err := net.ResolveUDPAddr("udp", target)
 	if err != nil {
 		return nil, err
 	}
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	la, err := net.ResolveUDPAddr("udp", listen)
+	if err != nil {
+		return nil, err
+	}
+	c, err := net.ListenUDP("udp", la)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +79,20 @@ func (r *UDPRelay) Dropped() uint64 {
 		n += f.up.Dropped() + f.down.Dropped()
 	}
 	return n
+}
+
+// Reset forgets every client, as a NAT that lost its mappings: a client's
+// next datagram reaches the target from a new address.
+func (r *UDPRelay) Reset() {
+	r.mu.Lock()
+	flows := r.flows
+	r.flows = map[netip.AddrPort]*flow{}
+	r.mu.Unlock()
+	for _, f := range flows {
+		f.upstream.Close() // ends its reader
+		f.up.Close()
+		f.down.Close()
+	}
 }
 
 // Close stops relaying and waits for every goroutine.

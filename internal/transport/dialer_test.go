@@ -104,7 +104,7 @@ func TestAutoUDPDropped(t *testing.T) {
 	clientTLS, serverTLS := newTestTLS(t)
 	kl := kcpEchoAt(t, "127.0.0.1:0", serverTLS)
 	blocked := lossy.Link{Loss: 1}
-	r, err := lossy.NewUDPRelay(kl.Addr().String(), blocked, blocked, 1)
+	r, err := lossy.NewUDPRelay("", kl.Addr().String(), blocked, blocked, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

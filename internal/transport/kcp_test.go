@@ -117,7 +117,7 @@ func TestKCPBigTransfer(t *testing.T) {
 func TestKCPLossy(t *testing.T) {
 	l, clientTLS := kcpEcho(t, KCPLimits{})
 	link := lossy.Link{Loss: 0.02, Delay: 20 * time.Millisecond, Rate: 20e6, Queue: 256 << 10}
-	r, err := lossy.NewUDPRelay(l.Addr().String(), link, link, 1)
+	r, err := lossy.NewUDPRelay("", l.Addr().String(), link, link, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
