@@ -151,12 +151,10 @@ func DialKCP(ctx context.Context, addr string, cfg KCPConfig) (net.Conn, error) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "udp", addr)
+	udp, err := dialUDP(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	udp := nc.(*net.UDPConn)
 	udp.SetReadBuffer(agentSocketBuffer)
 	udp.SetWriteBuffer(agentSocketBuffer)
 	ep := &udpEndpoint{UDPConn: udp, connected: true}
@@ -183,4 +181,22 @@ func DialKCP(ctx context.Context, addr string, cfg KCPConfig) (net.Conn, error) 
 		ep.push(nil, nil, err)
 	}()
 	return c, nil
+}
+
+// dialUDP returns a UDP socket connected to addr. Like Go's TCP dialer it
+// refuses a socket connected to itself (the kernel may pick addr's own
+// port as the local port when nothing listens there) and tries again.
+func dialUDP(ctx context.Context, addr string) (*net.UDPConn, error) {
+	var d net.Dialer
+	for {
+		nc, err := d.DialContext(ctx, "udp", addr)
+		if err != nil {
+			return nil, err
+		}
+		udp := nc.(*net.UDPConn)
+		if udp.LocalAddr().String() != udp.RemoteAddr().String() {
+			return udp, nil
+		}
+		udp.Close()
+	}
 }
