@@ -30,6 +30,12 @@ func main() {
 		err = mem(os.Args[2:])
 	case "memclient":
 		err = memClient(os.Args[2:])
+	case "serve":
+		err = serve(os.Args[2:])
+	case "client":
+		err = client(os.Args[2:])
+	case "wire":
+		err = wire(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown part %q", os.Args[1])
 	}
