@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"flag"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tetherhq/tether/edge"
 	"github.com/tetherhq/tether/internal/transport"
 )
 
@@ -31,15 +29,10 @@ func mem(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cert, err := edge.GenerateCert(dir, []string{"localhost"})
+	serverTLS, cert, err := edgeTLS(dir, "localhost")
 	if err != nil {
 		return err
 	}
-	pair, err := tls.LoadX509KeyPair(cert.Cert, cert.Key)
-	if err != nil {
-		return err
-	}
-	serverTLS := transport.ServerTLS(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &pair, nil })
 	fmt.Printf("Edge Go heap+stack per idle session (TLS done, one 64-byte echo; %d sessions; agents in a child process)\n\n", *n)
 	fmt.Println("| transport | KiB per session |\n|-----------|----------------:|")
 	for _, kind := range []string{transport.TCP, transport.KCP} {

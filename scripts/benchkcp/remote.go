@@ -26,15 +26,10 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	cert, err := edge.GenerateCert(*certdir, []string{host})
+	serverTLS, _, err := edgeTLS(*certdir, host)
 	if err != nil {
 		return err
 	}
-	pair, err := tls.LoadX509KeyPair(cert.Cert, cert.Key)
-	if err != nil {
-		return err
-	}
-	serverTLS := transport.ServerTLS(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &pair, nil })
 	tl, kl, err := transport.ListenAgents(*listen, transport.DefaultKCP(), transport.KCPLimits{})
 	if err != nil {
 		return err
@@ -93,4 +88,18 @@ func client(args []string) error {
 	}
 	fmt.Println(r)
 	return nil
+}
+
+// edgeTLS writes a CA and an edge certificate for hosts into dir and
+// returns the edge's TLS config.
+func edgeTLS(dir string, hosts ...string) (*tls.Config, edge.CertFiles, error) {
+	cert, err := edge.GenerateCert(dir, hosts)
+	if err != nil {
+		return nil, cert, err
+	}
+	pair, err := tls.LoadX509KeyPair(cert.Cert, cert.Key)
+	if err != nil {
+		return nil, cert, err
+	}
+	return transport.ServerTLS(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &pair, nil }), cert, nil
 }
