@@ -21,12 +21,18 @@ type Agent struct {
 	id     string
 	labels map[string]string // hardware labels under the operator's
 	tls    *tls.Config
+	// upgrade is a KCP connection that auto found while on TCP: the next
+	// session runs on it. Only Run's goroutine touches it.
+	upgrade *transport.Conn
 
 	// DrainTimeout bounds how long Run waits for open streams after its
 	// context ends.
 	DrainTimeout time.Duration
 	// Backoff paces reconnects; tests may shorten it.
 	Backoff backoff.Backoff
+	// Dialer reaches the edge over the configured transport; tests may
+	// shorten its auto timings before Run.
+	Dialer *transport.Dialer
 	// goodSession is how long a session must last for the backoff to reset.
 	goodSession time.Duration
 
@@ -75,6 +81,7 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	}
 	a.tls = tc
 	a.log = log.With("agent", a.id)
+	a.Dialer = &transport.Dialer{Kind: cfg.Transport, Addr: cfg.Edge, TLS: tc, KCP: cfg.KCP, Log: a.log}
 	return a, nil
 }
 
@@ -90,12 +97,23 @@ func (a *Agent) Labels() map[string]string { return maps.Clone(a.labels) }
 func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent starting", "edge", a.cfg.Edge, "transport", a.cfg.Transport,
 		"labels", wire.FormatLabels(a.labels), "tunnels", len(a.cfg.Tunnels))
+	defer a.Dialer.Close()
+	defer func() {
+		if a.upgrade != nil {
+			a.upgrade.Close()
+		}
+	}()
 	for {
 		start := time.Now()
 		err := a.runSession(ctx)
 		if ctx.Err() != nil {
 			a.log.Info("agent stopped")
 			return nil
+		}
+		if errors.Is(err, errUpgrade) {
+			a.log.Info("moving the session to KCP")
+			a.emit(SessionEvent{Err: err})
+			continue
 		}
 		if time.Since(start) >= a.goodSession {
 			a.Backoff.Reset()

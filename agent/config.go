@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -18,18 +19,19 @@ const DefaultConfigPath = "/etc/tether/agent.toml"
 
 // Config is agent.toml.
 type Config struct {
-	Edge           string            `toml:"edge"`
-	Token          string            `toml:"token"`
-	TokenFile      string            `toml:"token_file"`
-	Transport      string            `toml:"transport"`
-	CAFile         string            `toml:"ca_file"`
-	ServerName     string            `toml:"server_name"`
-	ID             string            `toml:"id"`
-	StateDir       string            `toml:"state_dir"`
-	HardwareLabels bool              `toml:"hardware_labels"`
-	Labels         map[string]string `toml:"labels"`
-	Log            logconf.Config    `toml:"log"`
-	Tunnels        []TunnelConfig    `toml:"tunnel"`
+	Edge           string              `toml:"edge"`
+	Token          string              `toml:"token"`
+	TokenFile      string              `toml:"token_file"`
+	Transport      string              `toml:"transport"`
+	KCP            transport.KCPConfig `toml:"kcp"` // [kcp]: used by transport kcp and auto
+	CAFile         string              `toml:"ca_file"`
+	ServerName     string              `toml:"server_name"`
+	ID             string              `toml:"id"`
+	StateDir       string              `toml:"state_dir"`
+	HardwareLabels bool                `toml:"hardware_labels"`
+	Labels         map[string]string   `toml:"labels"`
+	Log            logconf.Config      `toml:"log"`
+	Tunnels        []TunnelConfig      `toml:"tunnel"`
 }
 
 // TunnelConfig is one [[tunnel]].
@@ -47,6 +49,7 @@ type TunnelConfig struct {
 func DefaultConfig() *Config {
 	return &Config{
 		Transport:      transport.TCP,
+		KCP:            transport.DefaultKCP(),
 		StateDir:       "/var/lib/tether",
 		HardwareLabels: true,
 		Log:            logconf.Default(),
@@ -96,6 +99,13 @@ func (c *Config) Validate() error {
 	case transport.TCP, transport.KCP, transport.Auto:
 	default:
 		return tomlfile.Field("transport", "%q is not one of tcp, kcp, auto", c.Transport)
+	}
+	if err := c.KCP.Validate(); err != nil {
+		var ce *transport.ConfigError
+		if errors.As(err, &ce) {
+			return tomlfile.Field(ce.Key, "%s", ce.Msg)
+		}
+		return tomlfile.Field("kcp", "%v", err)
 	}
 	if c.ID != "" {
 		if err := wire.ValidID(c.ID); err != nil {

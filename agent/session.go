@@ -68,13 +68,13 @@ func (a *Agent) connect(ctx context.Context) (*transport.Conn, wire.Welcome, err
 	var w wire.Welcome
 	hctx, cancel := context.WithTimeout(ctx, wire.HandshakeTimeout)
 	defer cancel()
-	raw, err := transport.Dial(hctx, a.cfg.Transport, a.cfg.Edge)
-	if err != nil {
-		return nil, w, fmt.Errorf("dial edge %s: %w", a.cfg.Edge, err)
-	}
-	conn, err := transport.Client(hctx, raw, a.tls)
-	if err != nil {
-		return nil, w, fmt.Errorf("edge %s: %w", a.cfg.Edge, err)
+	conn := a.upgrade
+	a.upgrade = nil
+	if conn == nil {
+		var err error
+		if conn, err = a.Dialer.Dial(hctx); err != nil {
+			return nil, w, fmt.Errorf("edge %s: %w", a.cfg.Edge, err)
+		}
 	}
 	stop := context.AfterFunc(hctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
@@ -90,6 +90,7 @@ func (a *Agent) connect(ctx context.Context) (*transport.Conn, wire.Welcome, err
 		Arch:    runtime.GOARCH,
 	}
 	msg := append([]byte(wire.Magic), wire.Version)
+	var err error
 	if msg, err = wire.AppendFrame(msg, wire.TypeHello, &hello); err == nil {
 		_, err = conn.Write(msg)
 	}
@@ -144,7 +145,7 @@ func (s *session) run(ctx context.Context) error {
 	if err := s.writeControl(msg); err != nil {
 		return fmt.Errorf("send binds: %w", err)
 	}
-	log.Info("connected to edge", "edge", s.a.cfg.Edge, "transport", s.a.cfg.Transport,
+	log.Info("connected to edge", "edge", s.a.cfg.Edge, "transport", s.conn.Transport(),
 		"heartbeat", s.heartbeat(), "replaced_previous", s.welcome.ReplacedPrevious)
 	if len(s.a.cfg.Tunnels) == 0 {
 		s.a.emit(SessionEvent{Up: true, Tunnels: map[string]string{}, Refused: map[string]string{}})
@@ -157,16 +158,36 @@ func (s *session) run(ctx context.Context) error {
 	go func() { defer loops.Done(); errc <- s.pingLoop() }()
 	go func() { defer loops.Done(); errc <- s.acceptLoop() }()
 
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		s.drain()
-	}
+	err = s.wait(ctx, errc)
 	s.mux.Close()
 	s.conns.CloseAll()
 	loops.Wait()
 	s.streams.Wait()
 	return err
+}
+
+// wait returns why the session ends: a loop's error, the agent stopping
+// (after a drain: nil), or errUpgrade when auto offers a KCP connection
+// while this session runs over TCP. The edge replaces this session when
+// the new one says Hello.
+func (s *session) wait(ctx context.Context, errc <-chan error) error {
+	upgrades := s.a.Dialer.Upgrades()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			s.drain()
+			return nil
+		case c := <-upgrades:
+			if c.Transport() == s.conn.Transport() {
+				c.Close()
+				continue
+			}
+			s.a.upgrade = c
+			return errUpgrade
+		}
+	}
 }
 
 // drain unbinds every tunnel so the edge sends nothing new, and waits for
@@ -270,6 +291,9 @@ func (s *session) controlLoop() error {
 }
 
 var errTimeout = errors.New("timeout")
+
+// errUpgrade ends a TCP session when auto has a KCP connection ready.
+var errUpgrade = errors.New("moving to KCP")
 
 func isTimeout(err error) bool {
 	var ne interface{ Timeout() bool }

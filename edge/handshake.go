@@ -21,7 +21,7 @@ import (
 // one slow public client can make the edge buffer for one stream.
 const edgeWindow = 256 << 10
 
-func (s *Server) acceptAgents(ctx context.Context, l net.Listener) {
+func (s *Server) acceptAgents(ctx context.Context, l net.Listener, kind string) {
 	var delay time.Duration
 	for {
 		c, err := l.Accept()
@@ -45,7 +45,7 @@ func (s *Server) acceptAgents(ctx context.Context, l net.Listener) {
 		}
 		go func() {
 			defer func() { <-s.handshakes }()
-			s.handshake(ctx, c, transport.TCP)
+			s.handshake(ctx, c, kind)
 		}()
 	}
 }

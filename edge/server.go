@@ -85,11 +85,12 @@ func (s *Server) Run(ctx context.Context) error {
 			l.Close()
 		}
 	}
-	agents, err := transport.Listen(transport.TCP, s.cfg.Listen.Agents)
+	agents, agentsKCP, err := transport.ListenAgents(s.cfg.Listen.Agents, transport.DefaultKCP(),
+		transport.KCPLimits{HandshakeTimeout: s.cfg.Limits.HandshakeTimeout})
 	if err != nil {
 		return fmt.Errorf("listen.agents: %w", err)
 	}
-	listeners = append(listeners, agents)
+	listeners = append(listeners, agents, agentsKCP)
 	for _, e := range s.groups {
 		if e.cfg.Proto != "tcp" {
 			continue
@@ -108,7 +109,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 	var loops sync.WaitGroup
 	loops.Add(1)
-	go func() { defer loops.Done(); s.acceptAgents(ctx, agents) }()
+	go func() { defer loops.Done(); s.acceptAgents(ctx, agents, transport.TCP) }()
+	loops.Add(1)
+	go func() { defer loops.Done(); s.acceptAgents(ctx, agentsKCP, transport.KCP) }()
 	for _, e := range s.groups {
 		if e.ln != nil {
 			loops.Add(1)
@@ -126,6 +129,7 @@ func (s *Server) Run(ctx context.Context) error {
 	waitTimeout(&s.conns, s.DrainTimeout)
 	s.reg.closeAll()
 	s.conns.Wait()
+	agentsKCP.Shutdown() // its socket outlives Close while KCP sessions linger
 	s.log.Info("edge stopped")
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tetherhq/tether/agent"
 	"github.com/tetherhq/tether/edge"
+	"github.com/tetherhq/tether/internal/transport"
 )
 
 // testLog is a slog logger that writes through t.Logf until the test ends.
@@ -68,7 +69,7 @@ func (p pki) edgeConfig(t testing.TB) *edge.Config {
 	cfg.TLS.CertFile, cfg.TLS.KeyFile = p.Cert, p.Key
 	cfg.StateDir = t.TempDir()
 	cfg.Limits.HeartbeatInterval = 200 * time.Millisecond
-	cfg.Limits.HeartbeatTimeout = time.Second
+	cfg.Limits.HeartbeatTimeout = heartbeatTimeout
 	cfg.Limits.HandshakeTimeout = 2 * time.Second
 	cfg.Limits.StreamTimeout = time.Second
 	cfg.Tokens = []edge.TokenConfig{{Name: "test", Secret: testSecret}}
@@ -133,8 +134,19 @@ type runningAgent struct {
 	events chan agent.SessionEvent
 }
 
+// heartbeatTimeout is the edges' heartbeat timeout in tests. TestOverKCP
+// raises it: under -race on two cores KCP carries a few MB/s, and a pong
+// queued behind a saturated link's data arrives late (see
+// TestStalledServiceIsolated).
+var heartbeatTimeout = time.Second
+
+// agentTransport is what agents in tests dial over; TestOverKCP switches
+// it (tests here never run in parallel).
+var agentTransport = transport.TCP
+
 func (p pki) agentConfig(edgeAddr, id string, tunnels ...agent.TunnelConfig) *agent.Config {
 	cfg := agent.DefaultConfig()
+	cfg.Transport = agentTransport
 	cfg.Edge = edgeAddr
 	cfg.Token = testSecret
 	cfg.CAFile = p.CACert
@@ -157,6 +169,8 @@ func startAgent(t testing.TB, cfg *agent.Config) *runningAgent {
 	a.DrainTimeout = time.Second
 	a.Backoff.Min = 20 * time.Millisecond
 	a.Backoff.Max = 200 * time.Millisecond
+	a.Dialer.ProbeTimeout = 500 * time.Millisecond
+	a.Dialer.ReprobeMin, a.Dialer.ReprobeMax = 100*time.Millisecond, 300*time.Millisecond
 	ra := &runningAgent{Agent: a, done: make(chan error, 1), events: make(chan agent.SessionEvent, 64)}
 	a.OnSession = func(ev agent.SessionEvent) {
 		select {

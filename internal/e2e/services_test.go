@@ -6,6 +6,9 @@ import (
 	"net"
 	"sync"
 	"testing"
+
+	"github.com/tetherhq/tether/internal/lossy"
+	"github.com/tetherhq/tether/internal/transport"
 )
 
 // service is a local TCP service for an agent's tunnel to reach.
@@ -112,6 +115,7 @@ type faultProxy struct {
 	t      testing.TB
 	ln     net.Listener
 	target string
+	udp    *lossy.UDPRelay // kcp and auto: the same faults for datagrams, on ln's port number
 
 	mu        sync.Mutex
 	pairs     [][2]*net.TCPConn
@@ -125,6 +129,13 @@ func newFaultProxy(t testing.TB, target string) *faultProxy {
 		t.Fatal(err)
 	}
 	p := &faultProxy{t: t, ln: ln, target: target}
+	if agentTransport != transport.TCP {
+		p.udp, err = lossy.NewUDPRelay(ln.Addr().String(), target, lossy.Link{}, lossy.Link{}, 1)
+		if err != nil {
+			ln.Close()
+			t.Fatalf("udp fault proxy: %v", err)
+		}
+	}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
@@ -203,6 +214,9 @@ func (p *faultProxy) Kill() {
 		}
 	}
 	p.pairs = nil
+	if p.udp != nil {
+		p.udp.Reset() // UDP has no reset: the NAT mapping is gone
+	}
 }
 
 // Blackhole makes the link silent: bytes are read and dropped, nothing is
@@ -211,10 +225,20 @@ func (p *faultProxy) Blackhole(on bool) {
 	p.mu.Lock()
 	p.blackhole = on
 	p.mu.Unlock()
+	if p.udp != nil {
+		l := lossy.Link{}
+		if on {
+			l.Loss = 1
+		}
+		p.udp.SetLinks(l, l)
+	}
 }
 
 func (p *faultProxy) close() {
 	p.ln.Close()
 	p.Kill()
 	p.wg.Wait()
+	if p.udp != nil {
+		p.udp.Close()
+	}
 }

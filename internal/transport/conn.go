@@ -51,14 +51,37 @@ func (c *Conn) WriteBuffers(v [][]byte) (int, error) {
 	return n, err
 }
 
-// Close closes the connection; calling it again is harmless.
-func (c *Conn) Close() error { return c.raw.Close() }
+// Close closes the connection; calling it again is harmless. Over KCP,
+// which has no FIN, it first sends a TLS close_notify (unless a write is
+// in progress), so the peer sees EOF at once rather than at its heartbeat
+// timeout; it never blocks for more than closeNotifyTimeout.
+func (c *Conn) Close() error {
+	if _, ok := c.raw.(*kcpConn); ok && c.wmu.TryLock() {
+		c.cork.cork()
+		c.tls.CloseWrite() // into the cork buffer; sets raw's write deadline
+		c.raw.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
+		c.cork.uncork()
+		c.wmu.Unlock()
+	}
+	return c.raw.Close()
+}
+
+// closeNotifyTimeout bounds the close_notify write on a full KCP window.
+const closeNotifyTimeout = 50 * time.Millisecond
 
 func (c *Conn) LocalAddr() net.Addr                { return c.raw.LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr               { return c.raw.RemoteAddr() }
 func (c *Conn) SetDeadline(t time.Time) error      { return c.raw.SetDeadline(t) }
 func (c *Conn) SetReadDeadline(t time.Time) error  { return c.raw.SetReadDeadline(t) }
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
+
+// Transport reports what the connection runs over: TCP or KCP.
+func (c *Conn) Transport() string {
+	if _, ok := c.raw.(*kcpConn); ok {
+		return KCP
+	}
+	return TCP
+}
 
 // ConnectionState reports the TLS state.
 func (c *Conn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }

@@ -74,6 +74,9 @@ func Server(ctx context.Context, raw net.Conn, cfg *tls.Config) (*Conn, error) {
 		raw.Close()
 		return nil, err
 	}
+	if k, ok := raw.(*kcpConn); ok {
+		k.handshakeDone()
+	}
 	return c, nil
 }
 

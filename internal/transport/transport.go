@@ -17,10 +17,12 @@ const (
 // DialTimeout bounds one attempt to reach the edge.
 const DialTimeout = 10 * time.Second
 
-// Dial connects to addr over kind ("tcp"; see kcp.go for "kcp") and returns
-// the raw connection, before TLS.
+// Dial connects to addr over kind ("tcp", or "kcp" with DefaultKCP; see
+// DialKCP) and returns the raw connection, before TLS.
 func Dial(ctx context.Context, kind, addr string) (net.Conn, error) {
 	switch kind {
+	case KCP:
+		return DialKCP(ctx, addr, DefaultKCP())
 	case TCP:
 		d := net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}
 		c, err := d.DialContext(ctx, "tcp", addr)
@@ -33,9 +35,16 @@ func Dial(ctx context.Context, kind, addr string) (net.Conn, error) {
 	return nil, fmt.Errorf("transport %q: not supported", kind)
 }
 
-// Listen listens for agents over kind on addr.
+// Listen listens for agents over kind on addr ("kcp": UDP with DefaultKCP
+// and default limits; see ListenKCP).
 func Listen(kind, addr string) (net.Listener, error) {
 	switch kind {
+	case KCP:
+		l, err := ListenKCP(addr, DefaultKCP(), KCPLimits{})
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
 	case TCP:
 		l, err := net.Listen("tcp", addr)
 		if err != nil {

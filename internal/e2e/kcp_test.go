@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetherhq/tether/agent"
+	"github.com/tetherhq/tether/internal/lossy"
+	"github.com/tetherhq/tether/internal/transport"
+)
+
+// transportOf waits until the edge holds exactly one agent and returns its
+// transport.
+func transportOf(t *testing.T, e *runningEdge, want string, within time.Duration) {
+	t.Helper()
+	var got string
+	waitFor(t, within, "the agent over "+want, func() bool {
+		a := e.Agents()
+		if len(a) != 1 {
+			return false
+		}
+		got = a[0].Transport
+		return got == want
+	})
+}
+
+// TestKCPEdgeKilled: the edge dies without a word (its last datagrams are
+// lost, as when a host loses power). The KCP agent notices within the
+// heartbeat tolerance, and is back over KCP soon after the edge returns.
+func TestKCPEdgeKilled(t *testing.T) {
+	p := newPKI(t)
+	cfg := p.edgeConfig(t)
+	e := startEdge(t, cfg)
+	cfg.Listen.Agents = e.addr() // the restarted edge takes the same port
+	r, err := lossy.NewUDPRelay("", e.addr(), lossy.Link{}, lossy.Link{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	svc := serve(t, whoami("pi"))
+	ac := p.agentConfig(r.Addr(), "pi", agent.TunnelConfig{Name: "ssh", Proto: "tcp", Addr: svc.addr()})
+	ac.Transport = transport.KCP
+	a := startAgent(t, ac)
+	a.up(t)
+	transportOf(t, e, transport.KCP, 5*time.Second)
+
+	dead := lossy.Link{Loss: 1}
+	r.SetLinks(dead, dead)
+	start := time.Now()
+	e.stop()
+	tol := cfg.Limits.HeartbeatTimeout + 500*time.Millisecond
+	err = a.down(t, 2*tol)
+	if d := time.Since(start); d > tol {
+		t.Fatalf("KCP agent noticed the dead edge after %v, tolerance %v", d, tol)
+	}
+	if !strings.Contains(fmt.Sprint(err), "heartbeat") {
+		t.Fatalf("agent's reason: %v, want heartbeat loss", err)
+	}
+	t.Logf("KCP agent noticed the dead edge after %v (tolerance %v)", time.Since(start).Round(time.Millisecond), tol)
+
+	e2 := startEdge(t, cfg)
+	r.Reset()
+	r.SetLinks(lossy.Link{}, lossy.Link{})
+	back := time.Now()
+	a.up(t)
+	transportOf(t, e2, transport.KCP, 5*time.Second)
+	t.Logf("back over KCP %v after the edge returned", time.Since(back).Round(time.Millisecond))
+	if d := time.Since(back); d > 5*time.Second {
+		t.Fatalf("back after %v", d)
+	}
+}
+
+// TestAutoFallbackAndBack: with UDP to the edge dropped, an auto agent is
+// up over TCP within seconds; when UDP flows again it moves to KCP and its
+// tunnel keeps working.
+func TestAutoFallbackAndBack(t *testing.T) {
+	agentTransport = transport.Auto // the fault proxy relays UDP too
+	defer func() { agentTransport = transport.TCP }()
+	p := newPKI(t)
+	e := startEdge(t, p.edgeConfig(t))
+	px := newFaultProxy(t, e.addr())
+	dead := lossy.Link{Loss: 1}
+	px.udp.SetLinks(dead, dead)
+	svc := serve(t, whoami("pi"))
+	start := time.Now()
+	a := startAgent(t, p.agentConfig(px.addr(), "pi", agent.TunnelConfig{Name: "ssh", Proto: "tcp", Addr: svc.addr()}))
+	pub := a.up(t).Tunnels["ssh"]
+	transportOf(t, e, transport.TCP, 5*time.Second)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("up over TCP after %v", d)
+	}
+
+	px.udp.SetLinks(lossy.Link{}, lossy.Link{})
+	transportOf(t, e, transport.KCP, 10*time.Second)
+	waitFor(t, 5*time.Second, "tunnel over KCP", func() bool {
+		c := dialTunnel(t, pub)
+		defer c.Close()
+		got, err := readLine(c, 2*time.Second)
+		return err == nil && got == "pi"
+	})
+}
