@@ -16,11 +16,15 @@ import (
 
 // Agent keeps a session to the edge for as long as Run runs.
 type Agent struct {
+	// cfg, id, labels and tls are what a session dials with; Run swaps
+	// them between sessions only (reload.go), under mu.
 	cfg    *Config
 	log    *slog.Logger
 	id     string
 	labels map[string]string // hardware labels under the operator's
 	tls    *tls.Config
+
+	live // tunnels, the current session and its state, under mu (reload.go)
 
 	// DrainTimeout bounds how long Run waits for open streams after its
 	// context ends.
@@ -48,41 +52,67 @@ type SessionEvent struct {
 func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{
 		cfg:          cfg,
-		log:          log,
 		DrainTimeout: 5 * time.Second,
 		Backoff:      backoff.Backoff{Min: 250 * time.Millisecond, Max: 30 * time.Second},
 		goodSession:  30 * time.Second,
 	}
-	a.id = cfg.ID
-	if a.id == "" {
-		id, err := StableID("/", cfg.StateDir)
-		if err != nil {
-			return nil, fmt.Errorf("device id: %w (set id or a writable state_dir)", err)
-		}
-		a.id = id
-	}
-	a.labels = map[string]string{}
-	if cfg.HardwareLabels {
-		maps.Copy(a.labels, HardwareLabels("/"))
-	}
-	maps.Copy(a.labels, cfg.Labels)
-	if err := wire.ValidLabels(a.labels); err != nil {
-		return nil, fmt.Errorf("labels: %w", err)
-	}
-	tc, err := transport.ClientTLS(cfg.CAFile, cfg.serverName())
+	d, err := prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a.tls = tc
+	a.id, a.labels, a.tls = d.id, d.labels, d.tls
 	a.log = log.With("agent", a.id)
+	a.live.init(cfg)
 	return a, nil
 }
 
+// dialing is what a config gives a session to dial with.
+type dialing struct {
+	id     string
+	labels map[string]string
+	tls    *tls.Config
+}
+
+// prepare resolves the device id and labels and loads the CA.
+func prepare(cfg *Config) (dialing, error) {
+	var d dialing
+	d.id = cfg.ID
+	if d.id == "" {
+		id, err := StableID("/", cfg.StateDir)
+		if err != nil {
+			return d, fmt.Errorf("device id: %w (set id or a writable state_dir)", err)
+		}
+		d.id = id
+	}
+	d.labels = map[string]string{}
+	if cfg.HardwareLabels {
+		maps.Copy(d.labels, HardwareLabels("/"))
+	}
+	maps.Copy(d.labels, cfg.Labels)
+	if err := wire.ValidLabels(d.labels); err != nil {
+		return d, fmt.Errorf("labels: %w", err)
+	}
+	tc, err := transport.ClientTLS(cfg.CAFile, cfg.serverName())
+	if err != nil {
+		return d, err
+	}
+	d.tls = tc
+	return d, nil
+}
+
 // ID is the agent's device id.
-func (a *Agent) ID() string { return a.id }
+func (a *Agent) ID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.id
+}
 
 // Labels returns the agent's labels (hardware, then operator).
-func (a *Agent) Labels() map[string]string { return maps.Clone(a.labels) }
+func (a *Agent) Labels() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.labels)
+}
 
 // Run connects, serves, and reconnects forever with backoff until ctx ends;
 // then it unbinds its tunnels, lets open streams finish (up to
@@ -90,12 +120,19 @@ func (a *Agent) Labels() map[string]string { return maps.Clone(a.labels) }
 func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent starting", "edge", a.cfg.Edge, "transport", a.cfg.Transport,
 		"labels", wire.FormatLabels(a.labels), "tunnels", len(a.cfg.Tunnels))
+	defer a.serveStatus(ctx)()
 	for {
+		a.switchConfig()
 		start := time.Now()
+		a.setState(stateConnecting, nil)
 		err := a.runSession(ctx)
 		if ctx.Err() != nil {
 			a.log.Info("agent stopped")
 			return nil
+		}
+		if errors.Is(err, errReconfigured) {
+			a.log.Info("reconnecting with the reloaded config")
+			continue
 		}
 		if time.Since(start) >= a.goodSession {
 			a.Backoff.Reset()
@@ -109,7 +146,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Warn("session ended", "err", err, "retry_in", delay.Round(time.Millisecond))
 		}
 		a.emit(SessionEvent{Err: err})
-		if !backoff.Sleep(ctx, delay) {
+		a.setState(stateWaiting, err)
+		if !a.sleep(ctx, delay) {
 			a.log.Info("agent stopped")
 			return nil
 		}

@@ -150,6 +150,9 @@ func startAgent(t testing.TB, cfg *agent.Config) *runningAgent {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("agent config: %v", err)
 	}
+	if cfg.StateDir == agent.DefaultConfig().StateDir {
+		cfg.StateDir = t.TempDir() // its id file and status socket
+	}
 	a, err := agent.New(cfg, testLog(t).With("side", "agent"))
 	if err != nil {
 		t.Fatal(err)

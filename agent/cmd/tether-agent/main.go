@@ -3,10 +3,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/tetherhq/tether/agent"
@@ -14,6 +16,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "status" {
+		os.Exit(status(os.Args[2:]))
+	}
 	configPath := flag.String("config", agent.DefaultConfigPath, "config file")
 	check := flag.Bool("check", false, "validate the config and exit (0 valid, 2 invalid)")
 	version := flag.Bool("version", false, "print the version and exit")
@@ -37,10 +42,53 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tether-agent:", err)
 		os.Exit(2)
 	}
+	a.ConfigPath = *configPath
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	go onHangup(ctx, func() { a.Reload("") })
 	if err := a.Run(ctx); err != nil {
 		log.Error("agent failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// onHangup calls reload on every SIGHUP until ctx ends.
+func onHangup(ctx context.Context, reload func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			reload()
+		}
+	}
+}
+
+// status prints the running agent's state, read from its status socket.
+func status(args []string) int {
+	fs := flag.NewFlagSet("status", flag.ExitOnError)
+	configPath := fs.String("config", agent.DefaultConfigPath, "config file (for its state_dir)")
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	fs.Parse(args)
+	cfg, err := agent.LoadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tether-agent:", err)
+		return 2
+	}
+	st, err := agent.QueryStatus(filepath.Join(cfg.StateDir, agent.SocketName))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tether-agent status:", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(st)
+		return 0
+	}
+	agent.WriteStatus(os.Stdout, st)
+	return 0
 }

@@ -49,8 +49,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tether-edge:", err)
 		os.Exit(2)
 	}
+	srv.ConfigPath = *configPath
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	go onHangup(ctx, func() { srv.Reload("") })
 	if err := srv.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("edge failed", "err", err)
 		os.Exit(1)
@@ -72,4 +74,19 @@ func gencert(args []string) int {
 	}
 	fmt.Printf("wrote %s and %s (edge: cert_file, key_file)\nwrote %s (agents: ca_file) and %s (keep it offline)\n", f.Cert, f.Key, f.CACert, f.CAKey)
 	return 0
+}
+
+// onHangup calls reload on every SIGHUP until ctx ends.
+func onHangup(ctx context.Context, reload func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			reload()
+		}
+	}
 }

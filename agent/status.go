@@ -1,0 +1,197 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetherhq/tether/internal/wire"
+)
+
+// The status socket: a unix socket in state_dir, mode 0600, so only the
+// agent's user (and root) may ask. No TCP port is opened on the device. A
+// client writes one line, "status", and reads one JSON document (Status)
+// and EOF.
+
+// SocketName is the status socket's file name in state_dir.
+const SocketName = "agent.sock"
+
+// statusTimeout bounds one status exchange.
+const statusTimeout = 2 * time.Second
+
+// Status is what `tether-agent status` shows.
+type Status struct {
+	ID        string            `json:"id"`
+	Edge      string            `json:"edge"`
+	Transport string            `json:"transport"`
+	State     string            `json:"state"` // connecting | connected | waiting to reconnect
+	Since     time.Time         `json:"since"`
+	LastError string            `json:"last_error,omitempty"`
+	RTTMillis float64           `json:"rtt_ms"`
+	Streams   int               `json:"streams"`
+	Labels    map[string]string `json:"labels"`
+	Tunnels   []TunnelStatus    `json:"tunnels"`
+}
+
+// TunnelStatus is one configured tunnel.
+type TunnelStatus struct {
+	Name   string `json:"name"`
+	Proto  string `json:"proto"`
+	Addr   string `json:"addr"`
+	Public string `json:"public,omitempty"` // where the edge serves it
+	Error  string `json:"error,omitempty"`  // why the edge refused it
+}
+
+// Status reports the agent's session and tunnels.
+func (a *Agent) Status() Status {
+	a.mu.Lock()
+	st := Status{
+		ID: a.id, Edge: a.cfg.Edge, Transport: a.cfg.Transport,
+		State: a.state, Since: a.stateTime, Labels: maps.Clone(a.labels),
+	}
+	if a.stateErr != nil {
+		st.LastError = a.stateErr.Error()
+	}
+	tunnels, cur := a.tunnels, a.cur
+	a.mu.Unlock()
+	var public, refused map[string]string
+	if cur != nil {
+		st.RTTMillis = float64(cur.lastRTT.Load()) / 1000
+		st.Streams = int(cur.active.Load())
+		cur.mu.Lock()
+		public, refused = maps.Clone(cur.public), maps.Clone(cur.refused)
+		cur.mu.Unlock()
+	}
+	st.Tunnels = []TunnelStatus{}
+	for _, t := range tunnels {
+		st.Tunnels = append(st.Tunnels, TunnelStatus{Name: t.Name, Proto: t.Proto, Addr: t.Addr, Public: public[t.Name], Error: refused[t.Name]})
+	}
+	return st
+}
+
+// serveStatus answers on the status socket until ctx ends; the returned
+// func waits for that. A socket it cannot open is logged, not fatal: the
+// device keeps its tunnels.
+func (a *Agent) serveStatus(ctx context.Context) (wait func()) {
+	path := filepath.Join(a.cfg.StateDir, SocketName)
+	l, err := listenStatus(path)
+	if err != nil {
+		a.log.Warn("status socket unavailable; `tether-agent status` will not work", "path", path, "err", err)
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					a.log.Warn("status socket failed", "err", err)
+				}
+				return
+			}
+			a.answerStatus(c)
+		}
+	}()
+	return func() {
+		stop()
+		l.Close()
+		wg.Wait()
+		os.Remove(path)
+	}
+}
+
+// listenStatus opens the socket, replacing a stale file that no agent
+// answers on; it refuses to take over one that another agent serves.
+func listenStatus(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if c, err := net.DialTimeout("unix", path, statusTimeout); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another agent serves %s (same state_dir?)", path)
+	}
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// answerStatus serves one client, under a deadline.
+func (a *Agent) answerStatus(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(statusTimeout))
+	line, err := bufio.NewReaderSize(io.LimitReader(c, 64), 64).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "status" {
+		fmt.Fprintf(c, "{\"error\":\"unknown request; send \\\"status\\\\n\\\"\"}\n")
+		return
+	}
+	b, _ := json.Marshal(a.Status())
+	c.Write(append(b, '\n'))
+}
+
+// QueryStatus asks the agent serving the status socket at path.
+func QueryStatus(path string) (*Status, error) {
+	c, err := net.DialTimeout("unix", path, statusTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("no agent answers on %s (is it running with this state_dir?): %w", path, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(statusTimeout))
+	if _, err := io.WriteString(c, "status\n"); err != nil {
+		return nil, err
+	}
+	var st Status
+	if err := json.NewDecoder(io.LimitReader(c, 1<<20)).Decode(&st); err != nil {
+		return nil, fmt.Errorf("status from %s: %w", path, err)
+	}
+	return &st, nil
+}
+
+// WriteStatus prints st for a person.
+func WriteStatus(w io.Writer, st *Status) {
+	fmt.Fprintf(w, "agent     %s\n", st.ID)
+	fmt.Fprintf(w, "edge      %s (%s)\n", st.Edge, st.Transport)
+	fmt.Fprintf(w, "session   %s since %s\n", st.State, st.Since.Format(time.RFC3339))
+	if st.LastError != "" {
+		fmt.Fprintf(w, "error     %s\n", st.LastError)
+	}
+	if st.State == stateConnected {
+		fmt.Fprintf(w, "rtt       %.1f ms\n", st.RTTMillis)
+		fmt.Fprintf(w, "streams   %d\n", st.Streams)
+	}
+	fmt.Fprintf(w, "labels    %s\n", wire.FormatLabels(st.Labels))
+	fmt.Fprintf(w, "tunnels   %d\n", len(st.Tunnels))
+	ts := append([]TunnelStatus(nil), st.Tunnels...)
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
+	for _, t := range ts {
+		where := t.Public
+		switch {
+		case t.Error != "":
+			where = "refused: " + t.Error
+		case where == "":
+			where = "not bound"
+		}
+		fmt.Fprintf(w, "  %-12s %-8s %-21s → %s\n", t.Name, t.Proto, t.Addr, where)
+	}
+}
