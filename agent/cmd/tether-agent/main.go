@@ -13,6 +13,7 @@ import (
 
 	"github.com/tetherhq/tether/agent"
 	"github.com/tetherhq/tether/internal/buildinfo"
+	"github.com/tetherhq/tether/internal/hangup"
 )
 
 func main() {
@@ -45,25 +46,10 @@ func main() {
 	a.ConfigPath = *configPath
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	go onHangup(ctx, func() { a.Reload("") })
+	go hangup.Serve(ctx, func() { a.Reload("") })
 	if err := a.Run(ctx); err != nil {
 		log.Error("agent failed", "err", err)
 		os.Exit(1)
-	}
-}
-
-// onHangup calls reload on every SIGHUP until ctx ends.
-func onHangup(ctx context.Context, reload func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			reload()
-		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tetherhq/tether/edge"
 	"github.com/tetherhq/tether/internal/buildinfo"
+	"github.com/tetherhq/tether/internal/hangup"
 )
 
 func main() {
@@ -52,7 +53,7 @@ func main() {
 	srv.ConfigPath = *configPath
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	go onHangup(ctx, func() { srv.Reload("") })
+	go hangup.Serve(ctx, func() { srv.Reload("") })
 	if err := srv.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("edge failed", "err", err)
 		os.Exit(1)
@@ -74,19 +75,4 @@ func gencert(args []string) int {
 	}
 	fmt.Printf("wrote %s and %s (edge: cert_file, key_file)\nwrote %s (agents: ca_file) and %s (keep it offline)\n", f.Cert, f.Key, f.CACert, f.CAKey)
 	return 0
-}
-
-// onHangup calls reload on every SIGHUP until ctx ends.
-func onHangup(ctx context.Context, reload func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			reload()
-		}
-	}
 }
