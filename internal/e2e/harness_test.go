@@ -83,7 +83,8 @@ type runningEdge struct {
 	done   chan error
 }
 
-func startEdge(t testing.TB, cfg *edge.Config) *runningEdge {
+// startEdge runs an edge on cfg; opts set up the server before it runs.
+func startEdge(t testing.TB, cfg *edge.Config, opts ...func(*edge.Server)) *runningEdge {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("edge config: %v", err)
@@ -93,6 +94,9 @@ func startEdge(t testing.TB, cfg *edge.Config) *runningEdge {
 		t.Fatal(err)
 	}
 	srv.DrainTimeout = time.Second
+	for _, o := range opts {
+		o(srv)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &runningEdge{Server: srv, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { e.done <- srv.Run(ctx) }()
