@@ -132,6 +132,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		if errors.Is(err, errReconfigured) {
 			a.log.Info("reconnecting with the reloaded config")
+			a.emit(SessionEvent{Err: err})
 			continue
 		}
 		if time.Since(start) >= a.goodSession {

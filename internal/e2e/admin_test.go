@@ -39,6 +39,17 @@ func startOpsEdge(t *testing.T, cfg *edge.Config) *opsEdge {
 	return &opsEdge{runningEdge: e, path: path, admin: "http://" + e.AdminAddr().String()}
 }
 
+// config reads the edge's config file again: a copy to change and write
+// back, never the config the edge runs with.
+func (e *opsEdge) config(t testing.TB) *edge.Config {
+	t.Helper()
+	cfg, err := edge.LoadConfig(e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // writeTOML writes a config struct as a TOML file.
 func writeTOML(t testing.TB, path string, cfg any) {
 	t.Helper()
@@ -93,7 +104,7 @@ func (e *opsEdge) get(t testing.TB, method, path string, v any) {
 func TestAdminAPI(t *testing.T) {
 	p := newPKI(t)
 	cfg := p.edgeConfig(t)
-	camPort := freePort(t)
+	camPort := listenPort(t)
 	cfg.Endpoints = []edge.EndpointConfig{{Name: "cams", Proto: "tcp", Port: camPort, Labels: map[string]string{"app": "cam"}}}
 	e := startOpsEdge(t, cfg)
 
@@ -194,3 +205,7 @@ func contains(subs ...string) func([]byte) string {
 		return ""
 	}
 }
+
+// listenPort is a free port outside the kernel's ephemeral range, so no
+// client connection of another test can take it before the edge listens.
+func listenPort(t testing.TB) int { return freePortRange(t) }
