@@ -234,10 +234,22 @@ func (p *endpointPlan) abort() {
 // apply switches to the planned endpoints: removed ones stop accepting and
 // lose their members (connections in flight run on), changed ones take
 // their new config and re-select members, new ones start serving with
-// every live labeled tunnel they select.
+// every live labeled tunnel they select. Agents whose tunnels joined or
+// left a group are told where they are served now.
 func (g *groupSet) apply(p *endpointPlan) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	before := map[*tunnel]string{}
+	for t := range g.labeled {
+		before[t] = g.describeLocked(t)
+	}
+	defer func() {
+		for t, was := range before {
+			if now := g.describeLocked(t); now != was {
+				go t.sess.send(wire.TypeBindResult, wire.BindResult{Name: t.name, OK: true, Public: now})
+			}
+		}
+	}()
 	for _, e := range p.removed {
 		if e.ln != nil {
 			e.ln.Close()
