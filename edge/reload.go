@@ -55,6 +55,7 @@ func (s *Server) Reload(path string) ([]string, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	if !s.running {
+		s.log.Warn("reload ignored: the edge is starting or stopping")
 		return nil, ErrNotRunning
 	}
 	changes, err := s.reloadLocked(path)

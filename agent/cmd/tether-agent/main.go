@@ -23,6 +23,10 @@ func main() {
 	configPath := flag.String("config", agent.DefaultConfigPath, "config file")
 	check := flag.Bool("check", false, "validate the config and exit (0 valid, 2 invalid)")
 	version := flag.Bool("version", false, "print the version and exit")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: tether-agent [-config FILE] [-check] [-version]\n       tether-agent status [-config FILE] [-json]\nSIGHUP reloads the config.\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if *version {
 		fmt.Println(buildinfo.String("tether-agent"))
