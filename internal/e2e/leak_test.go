@@ -37,6 +37,7 @@ func TestOpsLifecycleNoLeaks(t *testing.T) {
 		writeTOML(t, e.path, next)
 		e.get(t, "POST", "/api/reload", &v)
 		e.get(t, "POST", "/api/agents/cam-1/reconnect", &v)
+		a.down(t, 5*time.Second)
 		a.up(t)
 		if st, err := agent.QueryStatus(filepath.Join(ac.StateDir, agent.SocketName)); err != nil || st.State != "connected" {
 			t.Fatalf("status: %+v %v", st, err)
