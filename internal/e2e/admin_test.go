@@ -104,7 +104,7 @@ func (e *opsEdge) get(t testing.TB, method, path string, v any) {
 func TestAdminAPI(t *testing.T) {
 	p := newPKI(t)
 	cfg := p.edgeConfig(t)
-	camPort := listenPort(t)
+	camPort := freePort(t)
 	cfg.Endpoints = []edge.EndpointConfig{{Name: "cams", Proto: "tcp", Port: camPort, Labels: map[string]string{"app": "cam"}}}
 	e := startOpsEdge(t, cfg)
 
@@ -205,7 +205,3 @@ func contains(subs ...string) func([]byte) string {
 		return ""
 	}
 }
-
-// listenPort is a free port outside the kernel's ephemeral range, so no
-// client connection of another test can take it before the edge listens.
-func listenPort(t testing.TB) int { return freePortRange(t) }

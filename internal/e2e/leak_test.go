@@ -20,7 +20,7 @@ func TestOpsLifecycleNoLeaks(t *testing.T) {
 	t.Run("run", func(t *testing.T) {
 		p := newPKI(t)
 		cfg := p.edgeConfig(t)
-		port := listenPort(t)
+		port := freePort(t)
 		cfg.Endpoints = []edge.EndpointConfig{{Name: "cams", Proto: "tcp", Port: port, Labels: map[string]string{"app": "cam"}, AccessLog: true}}
 		e := startOpsEdge(t, cfg)
 		ac := p.agentConfig(e.addr(), "cam-1", agent.TunnelConfig{Name: "cam", Proto: "labeled", Addr: serve(t, whoami("cam-1")).addr(), Labels: map[string]string{"app": "cam"}})
@@ -33,7 +33,7 @@ func TestOpsLifecycleNoLeaks(t *testing.T) {
 		e.get(t, "GET", "/api/agents", &v)
 		next := e.config(t)
 		next.Endpoints[0].Balance = edge.Random
-		next.Endpoints = append(next.Endpoints, edge.EndpointConfig{Name: "more", Proto: "tcp", Port: listenPort(t), Labels: map[string]string{"app": "cam"}})
+		next.Endpoints = append(next.Endpoints, edge.EndpointConfig{Name: "more", Proto: "tcp", Port: freePort(t), Labels: map[string]string{"app": "cam"}})
 		writeTOML(t, e.path, next)
 		e.get(t, "POST", "/api/reload", &v)
 		e.get(t, "POST", "/api/agents/cam-1/reconnect", &v)

@@ -62,7 +62,7 @@ next:
 func TestMetrics(t *testing.T) {
 	p := newPKI(t)
 	cfg := p.edgeConfig(t)
-	camPort, emptyPort := listenPort(t), listenPort(t)
+	camPort, emptyPort := freePort(t), freePort(t)
 	cfg.Endpoints = []edge.EndpointConfig{
 		{Name: "cams", Proto: "tcp", Port: camPort, Labels: map[string]string{"app": "cam"}},
 		{Name: "empty", Proto: "tcp", Port: emptyPort, Labels: map[string]string{"app": "none"}},

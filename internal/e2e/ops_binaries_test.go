@@ -22,7 +22,7 @@ func TestBinaryOps(t *testing.T) {
 	agentBin, edgeBin := binaries(t)
 	p := newPKI(t)
 	dir := t.TempDir()
-	agentPort, camPort := listenPort(t), listenPort(t)
+	agentPort, camPort := freePort(t), freePort(t)
 	lo := freePortRange(t)
 	edgeBase := fmt.Sprintf(`
 [listen]

@@ -72,7 +72,7 @@ func (l *loadLoop) finish(t *testing.T) {
 func TestReloadUnderTraffic(t *testing.T) {
 	p := newPKI(t)
 	cfg := p.edgeConfig(t)
-	pa, pb, pc := listenPort(t), listenPort(t), listenPort(t)
+	pa, pb, pc := freePort(t), freePort(t), freePort(t)
 	cam := map[string]string{"app": "cam"}
 	cfg.Endpoints = []edge.EndpointConfig{
 		{Name: "a", Proto: "tcp", Port: pa, Labels: cam},
@@ -157,7 +157,7 @@ func TestReloadUnderTraffic(t *testing.T) {
 func TestReloadTokens(t *testing.T) {
 	p := newPKI(t)
 	cfg := p.edgeConfig(t)
-	camPort := listenPort(t)
+	camPort := freePort(t)
 	cfg.Tokens = []edge.TokenConfig{
 		{Name: "fleet", Secret: testSecret, AllowLabels: []string{"app=*"}},
 		{Name: "other", Secret: "other-secret-0123456789"},
