@@ -206,7 +206,11 @@ func TestReloadTokens(t *testing.T) {
 // is rejected; a label change reconnects.
 func TestAgentReload(t *testing.T) {
 	p := newPKI(t)
-	e := startEdge(t, p.edgeConfig(t))
+	ecfg := p.edgeConfig(t)
+	// 8 MiB under -race on a busy 2-core machine can starve heartbeats for
+	// longer than the harness's 1s; this test is not about heartbeats.
+	ecfg.Limits.HeartbeatTimeout = 10 * time.Second
+	e := startEdge(t, ecfg)
 	dir := t.TempDir()
 	cfg := p.agentConfig(e.addr(), "pi-1",
 		agent.TunnelConfig{Name: "bulk", Proto: "tcp", Addr: serve(t, echo).addr()},
