@@ -78,6 +78,9 @@ labels = { app = "cam" }
 			t.Errorf("status: no %q in\n%s", want, out)
 		}
 	}
+	if bySocket := status("-socket", filepath.Join(dir, "state", agent.SocketName)); !strings.Contains(bySocket, "agent     pi-7") {
+		t.Errorf("status -socket differs:\n%s\nfrom -config:\n%s", bySocket, out)
+	}
 	if fi, err := os.Stat(filepath.Join(dir, "state", agent.SocketName)); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
 		t.Fatalf("status socket: %v %v, want a socket with mode 0600", fi.Mode(), err)
 	}

@@ -24,7 +24,7 @@ func main() {
 	check := flag.Bool("check", false, "validate the config and exit (0 valid, 2 invalid)")
 	version := flag.Bool("version", false, "print the version and exit")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: tether-agent [-config FILE] [-check] [-version]\n       tether-agent status [-config FILE] [-json]\nSIGHUP reloads the config.\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: tether-agent [-config FILE] [-check] [-version]\n       tether-agent status [-config FILE | -socket PATH] [-json]\nSIGHUP reloads the config.\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -62,13 +62,17 @@ func status(args []string) int {
 	fs := flag.NewFlagSet("status", flag.ExitOnError)
 	configPath := fs.String("config", agent.DefaultConfigPath, "config file (for its state_dir)")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
+	socket := fs.String("socket", "", "the agent's status socket (default: state_dir/"+agent.SocketName+" of -config)")
 	fs.Parse(args)
-	cfg, err := agent.LoadConfig(*configPath)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tether-agent:", err)
-		return 2
+	if *socket == "" {
+		cfg, err := agent.LoadConfig(*configPath)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tether-agent:", err)
+			return 2
+		}
+		*socket = filepath.Join(cfg.StateDir, agent.SocketName)
 	}
-	st, err := agent.QueryStatus(filepath.Join(cfg.StateDir, agent.SocketName))
+	st, err := agent.QueryStatus(*socket)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tether-agent status:", err)
 		return 1
