@@ -13,8 +13,9 @@
 //	           or  Refuse     {code, reason}   and the edge closes
 //
 // Every control message is a frame: one type byte, a big-endian uint16 length,
-// and that many bytes of JSON. A frame longer than MaxFrame is rejected before
-// anything is allocated. The Refuse frame keeps this layout in every protocol
+// and that many bytes of tagged fields (codec.go: protobuf-style keys, so
+// either side skips fields it does not know). A frame longer than MaxFrame is
+// rejected before anything is allocated. The Refuse frame keeps this layout in every protocol
 // version, so an agent that speaks a newer version still reads why it was
 // refused. The whole handshake runs under a deadline (HandshakeTimeout).
 //

@@ -1,9 +1,7 @@
 package wire
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,12 +83,16 @@ func ReadPreamble(r io.Reader) (uint8, error) {
 	return b[len(Magic)], nil
 }
 
-// AppendFrame appends the frame for v to dst.
+// AppendFrame appends the frame of type t for v (a message of this
+// package, or a pointer to one) to dst.
 func AppendFrame(dst []byte, t Type, v any) ([]byte, error) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return dst, fmt.Errorf("encode %v: %w", t, err)
+	m, mt, ok := asMessage(v)
+	if !ok || mt != t {
+		return dst, fmt.Errorf("encode %v: %w: %T", t, ErrUnexpected, v)
 	}
+	var e encoder
+	m.encode(&e)
+	body := e.b
 	if len(body) > MaxFrame {
 		return dst, fmt.Errorf("encode %v: %w (%d > %d bytes)", t, ErrFrameTooLarge, len(body), MaxFrame)
 	}
@@ -130,15 +132,17 @@ func ReadFrame(r io.Reader) (Type, []byte, error) {
 	return Type(hdr[0]), body, nil
 }
 
-// Decode unmarshals a frame body into v, refusing unknown fields' garbage
-// such as trailing data.
+// Decode decodes a frame body of type t into v, a pointer to the message
+// of that type. Fields it does not know are skipped.
 func Decode(t Type, body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("decode %v: %w", t, err)
+	m, mt, ok := asMessage(v)
+	if !ok || mt != t || !asPointer(v) {
+		return fmt.Errorf("decode %v: %w: into %T", t, ErrUnexpected, v)
 	}
-	if dec.More() {
-		return fmt.Errorf("decode %v: trailing data", t)
+	d := decoder{b: body}
+	m.decode(&d)
+	if d.err != nil {
+		return fmt.Errorf("decode %v: %w", t, d.err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -17,17 +18,19 @@ func TestHandshakeFixtures(t *testing.T) {
 		msg  any
 		want string
 	}{
+		// key = field<<1 | kind (0 varint, 1 length-delimited); labels sorted by key
 		{"hello", TypeHello, Hello{Token: "s3cret", ID: "pi-1", Labels: map[string]string{"site": "lab", "arch": "arm64"}, Version: "1.0.0", OS: "linux", Arch: "arm64"},
-			"\x01\x00\x73" + `{"token":"s3cret","id":"pi-1","labels":{"arch":"arm64","site":"lab"},"version":"1.0.0","os":"linux","arch":"arm64"}`},
+			"\x01\x00\x3f" + "\x03\x06s3cret" + "\x05\x04pi-1" + "\x07\x0d\x03\x04arch\x05\x05arm64" + "\x07\x0b\x03\x04site\x05\x03lab" +
+				"\x09\x051.0.0" + "\x0b\x05linux" + "\x0d\x05arm64"},
 		{"welcome", TypeWelcome, Welcome{Edge: "1.0.0", HeartbeatMillis: 10000, TimeoutMillis: 30000, MaxStreams: 128},
-			"\x02\x00\x4a" + `{"edge":"1.0.0","heartbeat_ms":10000,"timeout_ms":30000,"max_streams":128}`},
+			"\x02\x00\x11" + "\x03\x051.0.0" + "\x04\x90\x4e" + "\x06\xb0\xea\x01" + "\x08\x80\x01"},
 		{"refuse", TypeRefuse, Refuse{Code: RefuseToken, Reason: "unknown token"},
-			"\x03\x00\x31" + `{"code":"unknown_token","reason":"unknown token"}`},
+			"\x03\x00\x1e" + "\x03\x0dunknown_token" + "\x05\x0dunknown token"},
 		{"bind", TypeBind, Bind{Name: "ssh", Proto: "tcp", RemotePort: 2222},
-			"\x04\x00\x2f" + `{"name":"ssh","proto":"tcp","remote_port":2222}`},
+			"\x04\x00\x0d" + "\x03\x03ssh" + "\x05\x03tcp" + "\x06\xae\x11"},
 		{"bind result", TypeBindResult, BindResult{Name: "ssh", OK: true, Public: "edge:2222"},
-			"\x05\x00\x2d" + `{"name":"ssh","ok":true,"public":"edge:2222"}`},
-		{"ping", TypePing, Ping{Seq: 7}, "\x07\x00\x09" + `{"seq":7}`},
+			"\x05\x00\x12" + "\x03\x03ssh" + "\x04\x01" + "\x07\x09edge:2222"},
+		{"ping", TypePing, Ping{Seq: 7}, "\x07\x00\x02" + "\x02\x07"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -111,9 +114,53 @@ func TestReadExpect(t *testing.T) {
 	if !errors.Is(err, ErrUnexpected) {
 		t.Fatalf("wrong type: %v", err)
 	}
-	err = ReadExpect(strings.NewReader("\x02\x00\x05{}{}x"), TypeWelcome, &w)
-	if err == nil || !strings.Contains(err.Error(), "trailing") {
-		t.Fatalf("trailing data: %v", err)
+	for name, body := range map[string]string{
+		"truncated key":        "\x02\x00\x01\x80",
+		"length past the body": "\x02\x00\x02\x03\x09",
+		"string as a varint":   "\x02\x00\x02\x02\x05",
+		"number as a string":   "\x02\x00\x03\x05\x01x",
+	} {
+		if err := ReadExpect(strings.NewReader(body), TypeWelcome, &w); err == nil {
+			t.Errorf("%s: decoded without error: %+v", name, w)
+		}
+	}
+}
+
+// Every message survives a round trip; fields a decoder does not know are
+// skipped, so either side can grow a message without breaking the other.
+func TestRoundTripAndUnknownFields(t *testing.T) {
+	msgs := []struct {
+		t       Type
+		in, out any
+	}{
+		{TypeHello, &Hello{Token: "t", ID: "a", Labels: map[string]string{"k": "v", "x": ""}, Version: "v", OS: "o", Arch: "a"}, &Hello{}},
+		{TypeWelcome, &Welcome{Edge: "e", HeartbeatMillis: 1, TimeoutMillis: 2, MaxStreams: 3, ReplacedPrevious: true}, &Welcome{}},
+		{TypeRefuse, &Refuse{Code: "c", Reason: "r"}, &Refuse{}},
+		{TypeBind, &Bind{Name: "n", Proto: "labeled", RemotePort: 65535, Hostname: "h", Subdomain: "s", Labels: map[string]string{"a": "b"}}, &Bind{}},
+		{TypeBindResult, &BindResult{Name: "n", OK: true, Public: "p", Error: "e"}, &BindResult{}},
+		{TypeUnbind, &Unbind{Name: "n"}, &Unbind{}},
+		{TypePing, &Ping{Seq: 1 << 60, RTTMicros: 1234}, &Ping{}},
+		{TypePong, &Pong{Seq: 99}, &Pong{}},
+	}
+	for _, m := range msgs {
+		b, err := AppendFrame(nil, m.t, m.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A newer peer's fields 30 (varint) and 31 (bytes) come first.
+		body := append([]byte{60, 0x05, 63, 0x02, 'h', 'i'}, b[3:]...)
+		if err := Decode(m.t, body, m.out); err != nil {
+			t.Fatalf("%v: %v", m.t, err)
+		}
+		if got, want := fmt.Sprintf("%+v", m.out), fmt.Sprintf("%+v", m.in); got != want {
+			t.Errorf("%v round trip:\n got %s\nwant %s", m.t, got, want)
+		}
+	}
+	if _, err := AppendFrame(nil, TypePing, Pong{}); err == nil {
+		t.Error("a Pong encoded as a ping frame")
+	}
+	if err := Decode(TypePing, nil, Ping{}); err == nil {
+		t.Error("decoding into a non-pointer accepted")
 	}
 }
 
