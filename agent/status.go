@@ -1,9 +1,7 @@
 package agent
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,18 +9,22 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tetherhq/tether/internal/wire"
 )
 
 // The status socket: a unix socket in state_dir, mode 0600, so only the
 // agent's user (and root) may ask. No TCP port is opened on the device. A
-// client writes one line, "status", and reads one JSON document (Status)
-// and EOF.
+// client writes one line, "status" or "status json", and reads the answer
+// (WriteStatus's text, or WriteJSON's object) until EOF. The agent renders
+// it, so the client side is a copy; no HTTP and no JSON package: the agent
+// goes onto 8 MB of router flash.
 
 // SocketName is the status socket's file name in state_dir.
 const SocketName = "agent.sock"
@@ -141,31 +143,114 @@ func listenStatus(path string) (net.Listener, error) {
 func (a *Agent) answerStatus(c net.Conn) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(statusTimeout))
-	line, err := bufio.NewReaderSize(io.LimitReader(c, 64), 64).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "status" {
-		fmt.Fprintf(c, "{\"error\":\"unknown request; send \\\"status\\\\n\\\"\"}\n")
-		return
+	var req [32]byte
+	n := 0
+	for n < len(req) && (n == 0 || req[n-1] != '\n') {
+		m, err := c.Read(req[n:])
+		n += m
+		if err != nil {
+			break
+		}
 	}
-	b, _ := json.Marshal(a.Status())
-	c.Write(append(b, '\n'))
+	st := a.Status()
+	switch strings.TrimSpace(string(req[:n])) {
+	case "status":
+		WriteStatus(c, &st)
+	case "status json":
+		st.WriteJSON(c)
+	default:
+		io.WriteString(c, "unknown request: send \"status\\n\" or \"status json\\n\"\n")
+	}
 }
 
-// QueryStatus asks the agent serving the status socket at path.
-func QueryStatus(path string) (*Status, error) {
+// QueryStatus asks the agent serving the status socket at path and copies
+// its answer, text or (asJSON) JSON, to w.
+func QueryStatus(w io.Writer, path string, asJSON bool) error {
 	c, err := net.DialTimeout("unix", path, statusTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("no agent answers on %s (is it running with this state_dir?): %w", path, err)
+		return fmt.Errorf("no agent answers on %s (is it running with this state_dir?): %w", path, err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(statusTimeout))
-	if _, err := io.WriteString(c, "status\n"); err != nil {
-		return nil, err
+	req := "status\n"
+	if asJSON {
+		req = "status json\n"
 	}
-	var st Status
-	if err := json.NewDecoder(io.LimitReader(c, 1<<20)).Decode(&st); err != nil {
-		return nil, fmt.Errorf("status from %s: %w", path, err)
+	if _, err := io.WriteString(c, req); err != nil {
+		return err
 	}
-	return &st, nil
+	if _, err := io.Copy(w, c); err != nil {
+		return fmt.Errorf("status from %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteJSON prints st as one JSON object, for scripts.
+func (st *Status) WriteJSON(w io.Writer) {
+	b := []byte("{")
+	str := func(name, v string) {
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, `":`...)
+		b = appendJSONString(b, v)
+		b = append(b, ',')
+	}
+	str("id", st.ID)
+	str("edge", st.Edge)
+	str("transport", st.Transport)
+	str("state", st.State)
+	str("since", st.Since.Format(time.RFC3339Nano))
+	str("last_error", st.LastError)
+	b = append(b, `"rtt_ms":`...)
+	b = strconv.AppendFloat(b, st.RTTMillis, 'f', 3, 64)
+	b = append(b, `,"streams":`...)
+	b = strconv.AppendInt(b, int64(st.Streams), 10)
+	b = append(b, `,"labels":{`...)
+	keys := make([]string, 0, len(st.Labels))
+	for k := range st.Labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, st.Labels[k])
+	}
+	b = append(b, `},"tunnels":[`...)
+	for i, t := range st.Tunnels {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		str("name", t.Name)
+		str("proto", t.Proto)
+		str("addr", t.Addr)
+		str("public", t.Public)
+		str("error", t.Error)
+		b[len(b)-1] = '}'
+	}
+	b = append(b, "]}\n"...)
+	w.Write(b)
+}
+
+// appendJSONString quotes s for JSON.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&15])
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
 }
 
 // WriteStatus prints st for a person.
@@ -182,9 +267,7 @@ func WriteStatus(w io.Writer, st *Status) {
 	}
 	fmt.Fprintf(w, "labels    %s\n", wire.FormatLabels(st.Labels))
 	fmt.Fprintf(w, "tunnels   %d\n", len(st.Tunnels))
-	ts := append([]TunnelStatus(nil), st.Tunnels...)
-	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
-	for _, t := range ts {
+	for _, t := range st.Tunnels {
 		where := t.Public
 		switch {
 		case t.Error != "":

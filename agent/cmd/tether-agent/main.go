@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -72,17 +71,9 @@ func status(args []string) int {
 		}
 		*socket = filepath.Join(cfg.StateDir, agent.SocketName)
 	}
-	st, err := agent.QueryStatus(*socket)
-	if err != nil {
+	if err := agent.QueryStatus(os.Stdout, *socket, *asJSON); err != nil {
 		fmt.Fprintln(os.Stderr, "tether-agent status:", err)
 		return 1
 	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(st)
-		return 0
-	}
-	agent.WriteStatus(os.Stdout, st)
 	return 0
 }
