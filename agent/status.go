@@ -9,22 +9,18 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tetherhq/tether/internal/wire"
 )
 
 // The status socket: a unix socket in state_dir, mode 0600, so only the
 // agent's user (and root) may ask. No TCP port is opened on the device. A
-// client writes one line, "status" or "status json", and reads the answer
-// (WriteStatus's text, or WriteJSON's object) until EOF. The agent renders
-// it, so the client side is a copy; no HTTP and no JSON package: the agent
-// goes onto 8 MB of router flash.
+// client writes one line, "status", and reads WriteStatus's text until EOF.
+// The agent renders it, so the client side is a copy; no HTTP, no JSON, no
+// parser: the agent goes onto 8 MB of router flash.
 
 // SocketName is the status socket's file name in state_dir.
 const SocketName = "agent.sock"
@@ -34,25 +30,25 @@ const statusTimeout = 2 * time.Second
 
 // Status is what `tether-agent status` shows.
 type Status struct {
-	ID        string            `json:"id"`
-	Edge      string            `json:"edge"`
-	Transport string            `json:"transport"`
-	State     string            `json:"state"` // connecting | connected | waiting to reconnect
-	Since     time.Time         `json:"since"`
-	LastError string            `json:"last_error,omitempty"`
-	RTTMillis float64           `json:"rtt_ms"`
-	Streams   int               `json:"streams"`
-	Labels    map[string]string `json:"labels"`
-	Tunnels   []TunnelStatus    `json:"tunnels"`
+	ID        string
+	Edge      string
+	Transport string
+	State     string // connecting | connected | waiting to reconnect
+	Since     time.Time
+	LastError string
+	RTTMillis float64
+	Streams   int
+	Labels    map[string]string
+	Tunnels   []TunnelStatus
 }
 
 // TunnelStatus is one configured tunnel.
 type TunnelStatus struct {
-	Name   string `json:"name"`
-	Proto  string `json:"proto"`
-	Addr   string `json:"addr"`
-	Public string `json:"public,omitempty"` // where the edge serves it
-	Error  string `json:"error,omitempty"`  // why the edge refused it
+	Name   string
+	Proto  string
+	Addr   string
+	Public string // where the edge serves it
+	Error  string // why the edge refused it
 }
 
 // Status reports the agent's session and tunnels.
@@ -152,105 +148,30 @@ func (a *Agent) answerStatus(c net.Conn) {
 			break
 		}
 	}
-	st := a.Status()
-	switch strings.TrimSpace(string(req[:n])) {
-	case "status":
-		WriteStatus(c, &st)
-	case "status json":
-		st.WriteJSON(c)
-	default:
-		io.WriteString(c, "unknown request: send \"status\\n\" or \"status json\\n\"\n")
+	if strings.TrimSpace(string(req[:n])) != "status" {
+		io.WriteString(c, "unknown request: send \"status\\n\"\n")
+		return
 	}
+	st := a.Status()
+	WriteStatus(c, &st)
 }
 
 // QueryStatus asks the agent serving the status socket at path and copies
-// its answer, text or (asJSON) JSON, to w.
-func QueryStatus(w io.Writer, path string, asJSON bool) error {
+// its answer to w.
+func QueryStatus(w io.Writer, path string) error {
 	c, err := net.DialTimeout("unix", path, statusTimeout)
 	if err != nil {
 		return fmt.Errorf("no agent answers on %s (is it running with this state_dir?): %w", path, err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(statusTimeout))
-	req := "status\n"
-	if asJSON {
-		req = "status json\n"
-	}
-	if _, err := io.WriteString(c, req); err != nil {
+	if _, err := io.WriteString(c, "status\n"); err != nil {
 		return err
 	}
 	if _, err := io.Copy(w, c); err != nil {
 		return fmt.Errorf("status from %s: %w", path, err)
 	}
 	return nil
-}
-
-// WriteJSON prints st as one JSON object, for scripts.
-func (st *Status) WriteJSON(w io.Writer) {
-	b := []byte("{")
-	str := func(name, v string) {
-		b = append(b, '"')
-		b = append(b, name...)
-		b = append(b, `":`...)
-		b = appendJSONString(b, v)
-		b = append(b, ',')
-	}
-	str("id", st.ID)
-	str("edge", st.Edge)
-	str("transport", st.Transport)
-	str("state", st.State)
-	str("since", st.Since.Format(time.RFC3339Nano))
-	str("last_error", st.LastError)
-	b = append(b, `"rtt_ms":`...)
-	b = strconv.AppendFloat(b, st.RTTMillis, 'f', 3, 64)
-	b = append(b, `,"streams":`...)
-	b = strconv.AppendInt(b, int64(st.Streams), 10)
-	b = append(b, `,"labels":{`...)
-	keys := make([]string, 0, len(st.Labels))
-	for k := range st.Labels {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		b = appendJSONString(b, st.Labels[k])
-	}
-	b = append(b, `},"tunnels":[`...)
-	for i, t := range st.Tunnels {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '{')
-		str("name", t.Name)
-		str("proto", t.Proto)
-		str("addr", t.Addr)
-		str("public", t.Public)
-		str("error", t.Error)
-		b[len(b)-1] = '}'
-	}
-	b = append(b, "]}\n"...)
-	w.Write(b)
-}
-
-// appendJSONString quotes s for JSON.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&15])
-		default:
-			b = utf8.AppendRune(b, r)
-		}
-	}
-	return append(b, '"')
 }
 
 // WriteStatus prints st for a person.

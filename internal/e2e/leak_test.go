@@ -40,7 +40,7 @@ func TestOpsLifecycleNoLeaks(t *testing.T) {
 		a.down(t, 5*time.Second)
 		a.up(t)
 		var st strings.Builder
-		if err := agent.QueryStatus(&st, filepath.Join(ac.StateDir, agent.SocketName), false); err != nil || !strings.Contains(st.String(), "session   connected") {
+		if err := agent.QueryStatus(&st, filepath.Join(ac.StateDir, agent.SocketName)); err != nil || !strings.Contains(st.String(), "session   connected") {
 			t.Fatalf("status: %v\n%s", err, st.String())
 		}
 	})

@@ -23,7 +23,7 @@ func main() {
 	check := flag.Bool("check", false, "validate the config and exit (0 valid, 2 invalid)")
 	version := flag.Bool("version", false, "print the version and exit")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: tether-agent [-config FILE] [-check] [-version]\n       tether-agent status [-config FILE | -socket PATH] [-json]\nSIGHUP reloads the config.\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: tether-agent [-config FILE] [-check] [-version]\n       tether-agent status [-config FILE | -socket PATH]\nSIGHUP reloads the config.\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -60,7 +60,6 @@ func main() {
 func status(args []string) int {
 	fs := flag.NewFlagSet("status", flag.ExitOnError)
 	configPath := fs.String("config", agent.DefaultConfigPath, "config file (for its state_dir)")
-	asJSON := fs.Bool("json", false, "print the status as JSON")
 	socket := fs.String("socket", "", "the agent's status socket (default: state_dir/"+agent.SocketName+" of -config)")
 	fs.Parse(args)
 	if *socket == "" {
@@ -71,7 +70,7 @@ func status(args []string) int {
 		}
 		*socket = filepath.Join(cfg.StateDir, agent.SocketName)
 	}
-	if err := agent.QueryStatus(os.Stdout, *socket, *asJSON); err != nil {
+	if err := agent.QueryStatus(os.Stdout, *socket); err != nil {
 		fmt.Fprintln(os.Stderr, "tether-agent status:", err)
 		return 1
 	}
