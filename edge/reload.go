@@ -88,6 +88,9 @@ func (s *Server) reloadLocked(path string) ([]string, error) {
 			s.log.Info("reload: " + msg)
 		}
 	}
+	for _, w := range cfg.Warnings() {
+		s.log.Warn("reload: " + w)
+	}
 	for _, key := range restartKeys(old, cfg) {
 		note(true, "%s changed: it takes effect after a restart of the edge", key)
 	}
