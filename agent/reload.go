@@ -66,10 +66,14 @@ func (a *Agent) tunnelList() []TunnelConfig {
 }
 
 // attach makes s the current session and returns the tunnels to bind; a
-// reload waits until release is called, once the binds are sent.
+// reload waits until release is called, once the binds are sent. A reload
+// that asked for a reconnect while s was dialing kicks s at once.
 func (a *Agent) attach(s *session) (tunnels []TunnelConfig, release func()) {
 	a.reloadMu.Lock()
 	a.mu.Lock()
+	if a.next != nil {
+		s.kick()
+	}
 	a.cur = s
 	a.state, a.stateErr, a.stateTime = stateConnected, nil, time.Now()
 	tunnels = a.tunnels
