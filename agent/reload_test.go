@@ -19,7 +19,9 @@ func TestReconnectKeys(t *testing.T) {
 		want   string
 	}{
 		{"nothing", func(*Config) {}, ""},
-		{"tunnels only", func(c *Config) { c.Tunnels = append(c.Tunnels, TunnelConfig{Name: "web", Proto: "tcp", Addr: "127.0.0.1:80"}) }, ""},
+		{"tunnels only", func(c *Config) {
+			c.Tunnels = append(c.Tunnels, TunnelConfig{Name: "web", Proto: "tcp", Addr: "127.0.0.1:80"})
+		}, ""},
 		{"log only", func(c *Config) { c.Log.Level = "debug" }, ""},
 		{"edge", func(c *Config) { c.Edge = "other.example.com:7443" }, "edge"},
 		{"token", func(c *Config) { c.Token = "new" }, "token"},
