@@ -16,6 +16,8 @@ import (
 
 // Agent keeps a session to the edge for as long as Run runs.
 type Agent struct {
+	// cfg, id, labels and tls are what a session dials with; Run swaps
+	// them between sessions only (reload.go), under mu.
 	cfg    *Config
 	log    *slog.Logger
 	id     string
@@ -24,6 +26,8 @@ type Agent struct {
 	// upgrade is a KCP connection that auto found while on TCP: the next
 	// session runs on it. Only Run's goroutine touches it.
 	upgrade *transport.Conn
+
+	live // tunnels, the current session and its state, under mu (reload.go)
 
 	// DrainTimeout bounds how long Run waits for open streams after its
 	// context ends.
@@ -54,42 +58,73 @@ type SessionEvent struct {
 func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{
 		cfg:          cfg,
-		log:          log,
 		DrainTimeout: 5 * time.Second,
 		Backoff:      backoff.Backoff{Min: 250 * time.Millisecond, Max: 30 * time.Second},
 		goodSession:  30 * time.Second,
 	}
-	a.id = cfg.ID
-	if a.id == "" {
-		id, err := StableID("/", cfg.StateDir)
-		if err != nil {
-			return nil, fmt.Errorf("device id: %w (set id or a writable state_dir)", err)
-		}
-		a.id = id
-	}
-	a.labels = map[string]string{}
-	if cfg.HardwareLabels {
-		maps.Copy(a.labels, HardwareLabels("/"))
-	}
-	maps.Copy(a.labels, cfg.Labels)
-	if err := wire.ValidLabels(a.labels); err != nil {
-		return nil, fmt.Errorf("labels: %w", err)
-	}
-	tc, err := transport.ClientTLS(cfg.CAFile, cfg.serverName())
+	d, err := prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a.tls = tc
+	a.id, a.labels, a.tls = d.id, d.labels, d.tls
 	a.log = log.With("agent", a.id)
-	a.Dialer = &transport.Dialer{Kind: cfg.Transport, Addr: cfg.Edge, TLS: tc, KCP: cfg.KCP, Log: a.log}
+	a.Dialer = newDialer(cfg, d.tls, a.log)
+	a.live.init(cfg)
 	return a, nil
 }
 
+// newDialer reaches the edge as cfg says.
+func newDialer(cfg *Config, tc *tls.Config, log *slog.Logger) *transport.Dialer {
+	return &transport.Dialer{Kind: cfg.Transport, Addr: cfg.Edge, TLS: tc, KCP: cfg.KCP, Log: log}
+}
+
+// dialing is what a config gives a session to dial with.
+type dialing struct {
+	id     string
+	labels map[string]string
+	tls    *tls.Config
+}
+
+// prepare resolves the device id and labels and loads the CA.
+func prepare(cfg *Config) (dialing, error) {
+	var d dialing
+	d.id = cfg.ID
+	if d.id == "" {
+		id, err := StableID("/", cfg.StateDir)
+		if err != nil {
+			return d, fmt.Errorf("device id: %w (set id or a writable state_dir)", err)
+		}
+		d.id = id
+	}
+	d.labels = map[string]string{}
+	if cfg.HardwareLabels {
+		maps.Copy(d.labels, HardwareLabels("/"))
+	}
+	maps.Copy(d.labels, cfg.Labels)
+	if err := wire.ValidLabels(d.labels); err != nil {
+		return d, fmt.Errorf("labels: %w", err)
+	}
+	tc, err := transport.ClientTLS(cfg.CAFile, cfg.serverName())
+	if err != nil {
+		return d, err
+	}
+	d.tls = tc
+	return d, nil
+}
+
 // ID is the agent's device id.
-func (a *Agent) ID() string { return a.id }
+func (a *Agent) ID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.id
+}
 
 // Labels returns the agent's labels (hardware, then operator).
-func (a *Agent) Labels() map[string]string { return maps.Clone(a.labels) }
+func (a *Agent) Labels() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.labels)
+}
 
 // Run connects, serves, and reconnects forever with backoff until ctx ends;
 // then it unbinds its tunnels, lets open streams finish (up to
@@ -97,21 +132,28 @@ func (a *Agent) Labels() map[string]string { return maps.Clone(a.labels) }
 func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent starting", "edge", a.cfg.Edge, "transport", a.cfg.Transport,
 		"labels", wire.FormatLabels(a.labels), "tunnels", len(a.cfg.Tunnels))
-	defer a.Dialer.Close()
+	defer a.serveStatus(ctx)()
 	defer func() {
+		a.Dialer.Close()
 		if a.upgrade != nil {
 			a.upgrade.Close()
 		}
 	}()
 	for {
+		a.switchConfig()
 		start := time.Now()
+		a.setState(stateConnecting, nil)
 		err := a.runSession(ctx)
 		if ctx.Err() != nil {
 			a.log.Info("agent stopped")
 			return nil
 		}
-		if errors.Is(err, errUpgrade) {
-			a.log.Info("moving the session to KCP")
+		if errors.Is(err, errUpgrade) || errors.Is(err, errReconfigured) {
+			if errors.Is(err, errUpgrade) {
+				a.log.Info("moving the session to KCP")
+			} else {
+				a.log.Info("reconnecting with the reloaded config")
+			}
 			a.emit(SessionEvent{Err: err})
 			continue
 		}
@@ -127,7 +169,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Warn("session ended", "err", err, "retry_in", delay.Round(time.Millisecond))
 		}
 		a.emit(SessionEvent{Err: err})
-		if !backoff.Sleep(ctx, delay) {
+		a.setState(stateWaiting, err)
+		if !a.sleep(ctx, delay) {
 			a.log.Info("agent stopped")
 			return nil
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -41,8 +40,11 @@ type session struct {
 	active  atomic.Int32
 	lastRTT atomic.Int64 // µs
 
+	kicked   chan struct{} // closed to end the session for a reconnect (reload.go)
+	kickOnce sync.Once
+
 	mu      sync.Mutex
-	pending int               // binds not yet answered
+	pending map[string]bool   // binds not yet answered
 	public  map[string]string // tunnel → public address
 	refused map[string]string // tunnel → reason
 }
@@ -59,7 +61,8 @@ func (a *Agent) runSession(ctx context.Context) error {
 		conn.Close()
 		return fmt.Errorf("mux: %w", err)
 	}
-	s := &session{a: a, conn: conn, mux: mux, welcome: welcome, public: map[string]string{}, refused: map[string]string{}}
+	s := &session{a: a, conn: conn, mux: mux, welcome: welcome, kicked: make(chan struct{}),
+		pending: map[string]bool{}, public: map[string]string{}, refused: map[string]string{}}
 	return s.run(ctx)
 }
 
@@ -134,20 +137,17 @@ func (s *session) run(ctx context.Context) error {
 	}
 	s.ctl = ctl
 
-	// All binds go out in one write.
-	var msg []byte
-	for _, t := range s.a.cfg.Tunnels {
-		if msg, err = wire.AppendFrame(msg, wire.TypeBind, s.a.bindFor(t)); err != nil {
-			return err
-		}
-	}
-	s.pending = len(s.a.cfg.Tunnels)
-	if err := s.writeControl(msg); err != nil {
+	// All binds go out in one write; a reload waits until they have.
+	tunnels, release := s.a.attach(s)
+	defer s.a.detach(s)
+	err = s.bind(tunnels)
+	release()
+	if err != nil {
 		return fmt.Errorf("send binds: %w", err)
 	}
 	log.Info("connected to edge", "edge", s.a.cfg.Edge, "transport", s.conn.Transport(),
 		"heartbeat", s.heartbeat(), "replaced_previous", s.welcome.ReplacedPrevious)
-	if len(s.a.cfg.Tunnels) == 0 {
+	if len(tunnels) == 0 {
 		s.a.emit(SessionEvent{Up: true, Tunnels: map[string]string{}, Refused: map[string]string{}})
 	}
 
@@ -176,6 +176,8 @@ func (s *session) wait(ctx context.Context, errc <-chan error) error {
 		select {
 		case err := <-errc:
 			return err
+		case <-s.kicked:
+			return errReconfigured
 		case <-ctx.Done():
 			s.drain()
 			return nil
@@ -194,7 +196,7 @@ func (s *session) wait(ctx context.Context, errc <-chan error) error {
 // open streams up to DrainTimeout.
 func (s *session) drain() {
 	var msg []byte
-	for _, t := range s.a.cfg.Tunnels {
+	for _, t := range s.a.tunnelList() {
 		msg, _ = wire.AppendFrame(msg, wire.TypeUnbind, wire.Unbind{Name: t.Name})
 	}
 	s.writeControl(msg)
@@ -261,21 +263,7 @@ func (s *session) controlLoop() error {
 			if err := wire.Decode(t, body, &r); err != nil {
 				return err
 			}
-			s.mu.Lock()
-			if r.OK {
-				s.public[r.Name] = r.Public
-				log.Info("tunnel bound", "tunnel", r.Name, "public", r.Public)
-			} else {
-				s.refused[r.Name] = r.Error
-				log.Error("tunnel refused by edge", "tunnel", r.Name, "reason", r.Error)
-			}
-			s.pending--
-			done := s.pending == 0
-			ev := SessionEvent{Up: true, Tunnels: maps.Clone(s.public), Refused: maps.Clone(s.refused)}
-			s.mu.Unlock()
-			if done {
-				s.a.emit(ev)
-			}
+			s.bindResult(r)
 		case wire.TypePong:
 			var p wire.Pong
 			if err := wire.Decode(t, body, &p); err != nil {

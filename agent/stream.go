@@ -61,10 +61,14 @@ func (s *session) serveStream(st *smux.Stream) {
 	}
 }
 
+// tunnel finds a tunnel of the config in force; a reload may replace the
+// list, never an entry of it.
 func (a *Agent) tunnel(name string) *TunnelConfig {
-	for i := range a.cfg.Tunnels {
-		if a.cfg.Tunnels[i].Name == name {
-			return &a.cfg.Tunnels[i]
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range a.tunnels {
+		if a.tunnels[i].Name == name {
+			return &a.tunnels[i]
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ var hardwareKeys = map[string]bool{"arch": true, "os": true, "distro": true, "bo
 
 // token is a [[token]] ready for checks. The secret itself is never kept.
 type token struct {
+	hash   [32]byte // SHA-256 of the secret: a reload finds a session's token again by it
 	name   string
 	labels []labelRule // nil: any labels
 	hosts  []string    // nil: any host under the edge's rules
@@ -48,7 +49,9 @@ type tokenSet map[[32]byte]*token
 func newTokenSet(cs []TokenConfig) tokenSet {
 	ts := make(tokenSet, len(cs))
 	for i := range cs {
-		ts[cs[i].hash()] = newToken(&cs[i])
+		t := newToken(&cs[i])
+		t.hash = cs[i].hash()
+		ts[t.hash] = t
 	}
 	return ts
 }

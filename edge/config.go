@@ -93,6 +93,9 @@ type EndpointConfig struct {
 	Port     int               `toml:"port"`
 	Labels   map[string]string `toml:"labels"`
 	Balance  string            `toml:"balance"`
+	// AccessLog logs one line per public connection (and, for http, per
+	// request): access.go.
+	AccessLog bool `toml:"access_log"`
 }
 
 // Balance policies.
@@ -160,8 +163,8 @@ func (c *Config) Validate() error {
 	case c.TLS.ACME == nil && c.TLS.KeyFile == "":
 		return tomlfile.Field("tls.key_file", "missing: the key of tls.cert_file (PEM)")
 	}
-	if h := c.Admin.TokenSHA256; h != "" && !isSHA256Hex(h) {
-		return tomlfile.Field("admin.token_sha256", "want 64 hex digits (sha256sum of the token)")
+	if err := c.validateAdmin(); err != nil {
+		return err
 	}
 	if err := c.Log.Validate(); err != nil {
 		return err
@@ -211,8 +214,8 @@ func (c *Config) Warnings() []string {
 	if c.Listen.HTTP != "" || c.Listen.HTTPS != "" {
 		w = append(w, "listen.http and listen.https are accepted but not served yet (HTTP endpoints are planned)")
 	}
-	if c.Listen.Admin != "" || c.Admin.TokenSHA256 != "" {
-		w = append(w, "listen.admin and [admin] are accepted but the admin API is not served yet")
+	if c.Listen.Admin == "" && c.Admin.TokenSHA256 != "" {
+		w = append(w, "[admin] token_sha256 is set but listen.admin is not: the admin API is off")
 	}
 	if c.TLS.ACME != nil {
 		w = append(w, "[tls.acme] is accepted but ACME is not implemented yet")

@@ -13,9 +13,10 @@ import (
 // endpoint is an [[endpoint]]: a public address served by the group of
 // live labeled tunnels whose labels include its selector.
 type endpoint struct {
-	cfg *EndpointConfig
-	log *slog.Logger
-	ln  net.Listener // tcp
+	cfg   *EndpointConfig // a reload may swap it: read under mu or srv.eps.mu
+	log   *slog.Logger
+	ln    net.Listener // tcp
+	stats *routeStats  // its metrics (metrics.go)
 
 	mu      sync.RWMutex
 	members []*tunnel
@@ -27,6 +28,7 @@ func newEndpoint(c *EndpointConfig, log *slog.Logger) *endpoint {
 }
 
 // selects reports whether labels include every label of the selector.
+// The caller holds srv.eps.mu.
 func (e *endpoint) selects(labels map[string]string) bool {
 	for k, v := range e.cfg.Labels {
 		if labels[k] != v {
@@ -124,5 +126,5 @@ func contains(ts []*tunnel, t *tunnel) bool {
 // serve returns the handler for this endpoint's public connections.
 func (e *endpoint) serve(srv *Server) func(net.Conn) {
 	what := "endpoint " + e.cfg.Name
-	return func(c net.Conn) { srv.serveConn(c, what, e.pick) }
+	return func(c net.Conn) { srv.serveConn(c, e, what, e.pick) }
 }

@@ -55,69 +55,76 @@ func (s *Server) acceptAgents(ctx context.Context, l net.Listener, kind string) 
 func (s *Server) handshake(ctx context.Context, raw net.Conn, kind string) {
 	remote := raw.RemoteAddr().String()
 	log := s.log.With("remote", remote)
-	hctx, cancel := context.WithTimeout(ctx, s.cfg.Limits.HandshakeTimeout)
+	lim := s.limits()
+	hctx, cancel := context.WithTimeout(ctx, lim.HandshakeTimeout)
 	defer cancel()
 	conn, err := transport.Server(hctx, raw, s.tls)
 	if err != nil {
+		s.metrics.refused("tls")
 		log.Debug("agent handshake failed", "err", err)
 		return
 	}
 	deadline, _ := hctx.Deadline()
 	conn.SetDeadline(deadline)
 
-	refuse := func(code, reason string) {
+	refuse := func(why, code, reason string) {
+		s.metrics.refused(why)
 		wire.WriteFrame(conn, wire.TypeRefuse, wire.Refuse{Code: code, Reason: reason})
 		conn.Close()
 	}
 	ver, err := wire.ReadPreamble(conn)
 	if err != nil {
+		s.metrics.refused("preamble")
 		log.Debug("agent handshake failed", "err", err)
 		conn.Close()
 		return
 	}
 	if ver != wire.Version {
 		log.Warn("agent refused: protocol version", "agent_version", ver)
-		refuse(wire.RefuseVersion, fmt.Sprintf("agent speaks protocol version %d, this edge speaks %d: upgrade the older side", ver, wire.Version))
+		refuse("version", wire.RefuseVersion, fmt.Sprintf("agent speaks protocol version %d, this edge speaks %d: upgrade the older side", ver, wire.Version))
 		return
 	}
 	var h wire.Hello
 	if err := wire.ReadExpect(conn, wire.TypeHello, &h); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
+			s.metrics.refused("incomplete")
 			log.Debug("agent handshake incomplete", "err", err)
 			conn.Close()
 			return
 		}
 		log.Warn("agent refused: bad hello", "err", err)
-		refuse(wire.RefuseHello, err.Error())
+		refuse("hello", wire.RefuseHello, err.Error())
 		return
 	}
 	if err := h.Validate(); err != nil {
 		log.Warn("agent refused: bad hello", "err", err)
-		refuse(wire.RefuseHello, err.Error())
+		refuse("hello", wire.RefuseHello, err.Error())
 		return
 	}
-	tok := s.tokens.lookup(h.Token)
+	tok := s.tokens.Load().lookup(h.Token)
 	if tok == nil {
 		// The token is never logged; its hash prefix lets the operator
 		// compare with `printf %s TOKEN | sha256sum`.
 		sum := sha256.Sum256([]byte(h.Token))
 		log.Warn("agent refused: unknown token", "id", h.ID, "token_sha256_prefix", hex.EncodeToString(sum[:4]))
-		refuse(wire.RefuseToken, "unknown token: no [[token]] on this edge has its sha256")
+		refuse("token", wire.RefuseToken, "unknown token: no [[token]] on this edge has its sha256")
 		return
 	}
 	if ctx.Err() != nil {
-		refuse(wire.RefuseShutdown, "edge is shutting down")
+		refuse("shutdown", wire.RefuseShutdown, "edge is shutting down")
 		return
 	}
-	if s.reg.count() >= s.cfg.Limits.MaxAgents && s.reg.get(h.ID) == nil {
-		log.Warn("agent refused: max_agents reached", "id", h.ID, "max_agents", s.cfg.Limits.MaxAgents)
-		refuse(wire.RefuseShutdown, "edge is full (limits.max_agents)")
+	if s.reg.count() >= lim.MaxAgents && s.reg.get(h.ID) == nil {
+		log.Warn("agent refused: max_agents reached", "id", h.ID, "max_agents", lim.MaxAgents)
+		refuse("max_agents", wire.RefuseShutdown, "edge is full (limits.max_agents)")
 		return
 	}
 
 	sess := newSession(s, h, tok, conn, kind)
 	replaced := s.reg.put(sess)
-	lim := s.cfg.Limits
+	s.metrics.connected(replaced)
+	s.recheckToken(sess) // a reload may have changed the tokens since the lookup
+	lim = sess.lim
 	err = wire.WriteFrame(conn, wire.TypeWelcome, wire.Welcome{
 		Edge:             buildinfo.Version,
 		HeartbeatMillis:  lim.HeartbeatInterval.Milliseconds(),

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetherhq/tether/internal/transport"
@@ -16,13 +17,22 @@ import (
 
 // Server is a running edge. Create it with New, start it with Run.
 type Server struct {
-	cfg      *Config
+	cfg      *Config // as started: listeners, TLS, domain (a reload does not change these)
 	log      *slog.Logger
 	tls      *tls.Config
-	tokens   tokenSet
 	tcpRange []portRange
 	reg      *registry
-	groups   []*endpoint
+	eps      *groupSet // the endpoints; a reload adds, changes and removes them
+
+	cur       atomic.Pointer[Config]   // the config in force (reload.go)
+	tokens    atomic.Pointer[tokenSet] // built from cur
+	metrics   *metrics
+	admin     *http.Server
+	adminDone chan struct{}
+	reloadMu  sync.Mutex // serialises reloads, and them with starting and stopping
+	running   bool       // under reloadMu: between Ready and shutdown
+	// ConfigPath is the file Reload and POST /api/reload read by default.
+	ConfigPath string
 
 	handshakes chan struct{} // semaphore: handshakes in flight
 	conns      sync.WaitGroup
@@ -32,6 +42,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	agentAddr net.Addr
+	adminAddr net.Addr
 	ready     chan struct{}
 }
 
@@ -40,7 +51,6 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	s := &Server{
 		cfg:          cfg,
 		log:          log,
-		tokens:       newTokenSet(cfg.Tokens),
 		reg:          newRegistry(),
 		handshakes:   make(chan struct{}, cfg.Limits.MaxHandshakes),
 		DrainTimeout: 5 * time.Second,
@@ -55,9 +65,9 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
 	}
 	s.tls = transport.ServerTLS(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
-	for i := range cfg.Endpoints {
-		s.groups = append(s.groups, newEndpoint(&cfg.Endpoints[i], log))
-	}
+	s.metrics = newMetrics(s)
+	s.eps = newGroupSet(s)
+	s.install(cfg)
 	return s, nil
 }
 
@@ -91,17 +101,15 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("listen.agents: %w", err)
 	}
 	listeners = append(listeners, agents, agentsKCP)
-	for _, e := range s.groups {
-		if e.cfg.Proto != "tcp" {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Listen.TCPHost, strconv.Itoa(e.cfg.Port)))
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("endpoint %q: %w", e.cfg.Name, err)
-		}
-		e.ln = l
-		listeners = append(listeners, l)
+	if err := s.eps.listenAll(); err != nil {
+		closeAll()
+		return err
+	}
+	admin, err := s.listenAdmin()
+	if err != nil {
+		closeAll()
+		s.eps.closeListeners()
+		return err
 	}
 	s.mu.Lock()
 	s.agentAddr = agents.Addr()
@@ -112,19 +120,24 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { defer loops.Done(); s.acceptAgents(ctx, agents, transport.TCP) }()
 	loops.Add(1)
 	go func() { defer loops.Done(); s.acceptAgents(ctx, agentsKCP, transport.KCP) }()
-	for _, e := range s.groups {
-		if e.ln != nil {
-			loops.Add(1)
-			go func(e *endpoint) { defer loops.Done(); s.acceptPublic(e.ln, e.cfg.Name, e.serve(s)) }(e)
-		}
-	}
-	s.log.Info("edge ready", "agents", agents.Addr().String(), "endpoints", len(s.groups), "tokens", len(s.tokens))
+	s.eps.serveAll()
+	s.serveAdmin(admin)
+	s.reloadMu.Lock()
+	s.running = true
+	s.reloadMu.Unlock()
+	s.log.Info("edge ready", "agents", agents.Addr().String(), "endpoints", len(s.eps.list()), "tokens", len(*s.tokens.Load()))
 	close(s.ready)
 
 	<-ctx.Done()
 	s.log.Info("edge stopping: draining connections", "timeout", s.DrainTimeout)
+	s.reloadMu.Lock()
+	s.running = false
+	s.reloadMu.Unlock()
 	closeAll()
+	s.eps.closeListeners()
+	s.closeAdmin()
 	loops.Wait()
+	s.eps.wait()
 	s.reg.closeListeners()
 	waitTimeout(&s.conns, s.DrainTimeout)
 	s.reg.closeAll()

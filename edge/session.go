@@ -28,8 +28,9 @@ type session struct {
 	srv       *Server
 	id        string
 	log       *slog.Logger
-	tok       *token
-	hello     wire.Hello // Token cleared
+	tok       atomic.Pointer[token] // a reload may swap the rules (reload.go)
+	lim       *LimitsConfig         // as at connect: heartbeat and stream limit were agreed then
+	hello     wire.Hello            // Token cleared
 	conn      *transport.Conn
 	transport string
 	since     time.Time
@@ -41,6 +42,9 @@ type session struct {
 	conns    relay.Set    // public conns being spliced, closed with the session
 	lastSeen atomic.Int64 // unix nanos of the last control message
 	rtt      atomic.Int64 // µs, as the agent last measured it
+	in, out  atomic.Int64 // bytes from public clients to the device, and back
+
+	bindMu sync.Mutex // serialises binds with a reload's re-check of them
 
 	mu      sync.Mutex
 	closed  bool
@@ -55,7 +59,7 @@ func newSession(srv *Server, h wire.Hello, tok *token, conn *transport.Conn, kin
 	s := &session{
 		srv:       srv,
 		id:        h.ID,
-		tok:       tok,
+		lim:       srv.limits(),
 		hello:     h,
 		conn:      conn,
 		transport: kind,
@@ -63,6 +67,7 @@ func newSession(srv *Server, h wire.Hello, tok *token, conn *transport.Conn, kin
 		tunnels:   map[string]*tunnel{},
 		done:      make(chan struct{}),
 	}
+	s.tok.Store(tok)
 	s.log = srv.log.With("agent", h.ID, "remote", conn.RemoteAddr().String())
 	s.lastSeen.Store(time.Now().UnixNano())
 	return s
@@ -79,17 +84,17 @@ func (s *session) start(mux *smux.Session, replaced bool) {
 		mux.Close()
 		return
 	}
-	s.log.Info("agent connected", "transport", s.transport, "token", s.tok.name, "version", s.hello.Version,
+	s.log.Info("agent connected", "transport", s.transport, "token", s.tok.Load().name, "version", s.hello.Version,
 		"os", s.hello.OS, "arch", s.hello.Arch, "labels", wire.FormatLabels(s.hello.Labels), "replaced_previous", replaced)
 	go s.controlLoop()
 }
 
-func (s *session) timeout() time.Duration { return s.srv.cfg.Limits.HeartbeatTimeout }
+func (s *session) timeout() time.Duration { return s.lim.HeartbeatTimeout }
 
 // controlLoop accepts the control stream and serves binds and pings until
 // the session fails or the agent falls silent for the heartbeat timeout.
 func (s *session) controlLoop() {
-	s.mux.SetDeadline(time.Now().Add(s.srv.cfg.Limits.HandshakeTimeout))
+	s.mux.SetDeadline(time.Now().Add(s.lim.HandshakeTimeout))
 	ctl, err := s.mux.AcceptStream()
 	if err != nil {
 		s.close(fmt.Errorf("no control stream: %w", err))
@@ -158,11 +163,14 @@ func (s *session) send(t wire.Type, v any) error {
 func (s *session) bind(b wire.Bind) wire.BindResult {
 	fail := func(err error) wire.BindResult {
 		s.log.Warn("bind refused", "tunnel", b.Name, "proto", b.Proto, "reason", err)
+		s.srv.metrics.bindRefusals.Inc()
 		return wire.BindResult{Name: b.Name, Error: err.Error()}
 	}
 	if err := b.Validate(); err != nil {
 		return fail(err)
 	}
+	s.bindMu.Lock()
+	defer s.bindMu.Unlock()
 	s.mu.Lock()
 	_, dup := s.tunnels[b.Name]
 	s.mu.Unlock()
@@ -212,7 +220,7 @@ var errBusy = errors.New("agent at its stream limit")
 // reach its local service. The returned conn releases the stream slot when
 // closed.
 func (s *session) openStream(t *tunnel, client net.Addr) (net.Conn, error) {
-	if int(s.active.Add(1)) > s.srv.cfg.Limits.MaxStreamsPerAgent {
+	if int(s.active.Add(1)) > s.lim.MaxStreamsPerAgent {
 		s.active.Add(-1)
 		return nil, errBusy
 	}
@@ -223,7 +231,8 @@ func (s *session) openStream(t *tunnel, client net.Addr) (net.Conn, error) {
 		release()
 		return nil, fmt.Errorf("open stream: %w", err)
 	}
-	st.SetDeadline(time.Now().Add(s.srv.cfg.Limits.StreamTimeout))
+	streamTimeout := s.srv.limits().StreamTimeout
+	st.SetDeadline(time.Now().Add(streamTimeout))
 	hdr, err := wire.AppendStreamHeader(make([]byte, 0, 64), wire.StreamHeader{Tunnel: t.name, Client: client.String()})
 	if err == nil {
 		_, err = st.Write(hdr)
@@ -235,7 +244,7 @@ func (s *session) openStream(t *tunnel, client net.Addr) (net.Conn, error) {
 		st.Close()
 		release()
 		if isTimeout(err) {
-			err = fmt.Errorf("agent did not answer within %v", s.srv.cfg.Limits.StreamTimeout)
+			err = fmt.Errorf("agent did not answer within %v", streamTimeout)
 		}
 		return nil, err
 	}
@@ -258,7 +267,7 @@ func (c *streamConn) Close() error {
 // stale reports whether the agent has been silent for longer than one and
 // a half heartbeats: it may be dead, so prefer other members.
 func (s *session) stale(now time.Time) bool {
-	iv := s.srv.cfg.Limits.HeartbeatInterval
+	iv := s.lim.HeartbeatInterval
 	return now.UnixNano()-s.lastSeen.Load() > int64(iv+iv/2)
 }
 

@@ -22,8 +22,10 @@ type tunnel struct {
 	labels map[string]string // labeled: the full label set
 	public string
 	ln     net.Listener // tcp: the public port
-	groups []*endpoint  // labeled: the groups it joined
+	groups []*endpoint  // labeled: the groups it joined; under srv.eps.mu
 	active atomic.Int32 // open streams
+	in     atomic.Int64 // bytes from public clients to the device
+	out    atomic.Int64 // bytes from the device to public clients
 
 	unbindOnce sync.Once
 }
@@ -37,7 +39,7 @@ func (s *session) bindTCP(b wire.Bind) (*tunnel, error) {
 	t := &tunnel{sess: s, name: b.Name, proto: b.Proto}
 	host := srv.cfg.Listen.TCPHost
 	if b.RemotePort != 0 {
-		if err := s.tok.checkPort(b.RemotePort, srv.tcpRange); err != nil {
+		if err := s.tok.Load().checkPort(b.RemotePort, srv.tcpRange); err != nil {
 			return nil, err
 		}
 		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(b.RemotePort)))
@@ -49,7 +51,7 @@ func (s *session) bindTCP(b wire.Bind) (*tunnel, error) {
 		}
 		t.ln = l
 	} else {
-		pool := s.tok.ports
+		pool := s.tok.Load().ports
 		if pool == nil {
 			pool = srv.tcpRange
 		}
@@ -61,7 +63,7 @@ func (s *session) bindTCP(b wire.Bind) (*tunnel, error) {
 	}
 	port := t.ln.Addr().(*net.TCPAddr).Port
 	t.public = net.JoinHostPort(srv.publicHost(), strconv.Itoa(port))
-	go srv.acceptPublic(t.ln, "tunnel "+b.Name, func(c net.Conn) { srv.serveConn(c, "tunnel "+b.Name, only(t)) })
+	go srv.acceptPublic(t.ln, "tunnel "+b.Name, func(c net.Conn) { srv.serveConn(c, nil, "tunnel "+b.Name, only(t)) })
 	return t, nil
 }
 
@@ -103,23 +105,11 @@ func portAt(pool []portRange, i int) int {
 // bindLabeled checks the labels against the token and joins every group
 // whose selector they satisfy.
 func (s *session) bindLabeled(b wire.Bind) (*tunnel, error) {
-	if err := s.tok.checkLabels(b.Labels); err != nil {
+	if err := s.tok.Load().checkLabels(b.Labels); err != nil {
 		return nil, err
 	}
 	t := &tunnel{sess: s, name: b.Name, proto: b.Proto, labels: b.Labels}
-	var names []string
-	for _, e := range s.srv.groups {
-		if e.selects(b.Labels) {
-			e.add(t)
-			t.groups = append(t.groups, e)
-			names = append(names, e.describe(s.srv))
-		}
-	}
-	if len(names) == 0 {
-		t.public = "no endpoint selects these labels (yet)"
-	} else {
-		t.public = fmt.Sprint(names)
-	}
+	t.public = s.srv.eps.join(t)
 	return t, nil
 }
 
@@ -130,8 +120,8 @@ func (t *tunnel) unbind() {
 		if t.ln != nil {
 			t.ln.Close()
 		}
-		for _, e := range t.groups {
-			e.remove(t)
+		if t.proto == wire.ProtoLabeled {
+			t.sess.srv.eps.leave(t)
 		}
 	})
 }
@@ -147,8 +137,12 @@ func only(t *tunnel) func([]*tunnel) *tunnel {
 }
 
 // serveConn hands a public connection to the tunnel pick chooses, asking
-// for another while one fails, then splices.
-func (srv *Server) serveConn(c net.Conn, what string, pick func(tried []*tunnel) *tunnel) {
+// for another while one fails, then splices. ep is the endpoint it came
+// in on, nil for a tunnel's own port; it gets the connection's metrics and
+// access log line.
+func (srv *Server) serveConn(c net.Conn, ep *endpoint, what string, pick func(tried []*tunnel) *tunnel) {
+	acc := srv.startAccess(ep, c)
+	defer acc.finish()
 	var lastErr error
 	var tried []*tunnel
 	for t := pick(nil); t != nil; t = pick(tried) {
@@ -156,13 +150,19 @@ func (srv *Server) serveConn(c net.Conn, what string, pick func(tried []*tunnel)
 		st, err := t.sess.openStream(t, c.RemoteAddr())
 		if err != nil {
 			lastErr = err
+			acc.memberFailed()
 			t.sess.log.Warn("stream failed", "to", what, "tunnel", t.name, "err", err)
 			continue
 		}
 		remove := t.sess.conns.Add(c)
-		relay.Pipe(c, st)
+		in, out, _ := relay.Pipe(c, st)
 		remove()
+		acc.served(t, in, out)
 		return
+	}
+	acc.outcome = outcomeNoMember
+	if lastErr != nil {
+		acc.outcome = outcomeFailed
 	}
 	if lastErr == nil {
 		srv.log.Warn("connection closed: no live member", "to", what, "client", c.RemoteAddr().String())

@@ -84,7 +84,8 @@ type runningEdge struct {
 	done   chan error
 }
 
-func startEdge(t testing.TB, cfg *edge.Config) *runningEdge {
+// startEdge runs an edge on cfg; opts set up the server before it runs.
+func startEdge(t testing.TB, cfg *edge.Config, opts ...func(*edge.Server)) *runningEdge {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("edge config: %v", err)
@@ -94,6 +95,9 @@ func startEdge(t testing.TB, cfg *edge.Config) *runningEdge {
 		t.Fatal(err)
 	}
 	srv.DrainTimeout = time.Second
+	for _, o := range opts {
+		o(srv)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &runningEdge{Server: srv, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { e.done <- srv.Run(ctx) }()
@@ -161,6 +165,9 @@ func startAgent(t testing.TB, cfg *agent.Config) *runningAgent {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("agent config: %v", err)
+	}
+	if cfg.StateDir == agent.DefaultConfig().StateDir {
+		cfg.StateDir = t.TempDir() // its id file and status socket
 	}
 	a, err := agent.New(cfg, testLog(t).With("side", "agent"))
 	if err != nil {
@@ -236,15 +243,12 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// outside the kernel's ephemeral range: a port the kernel hands out would
+// often be taken by a client connection before the test listens on it.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freePortRange(t)
 }
 
 // freePortRange returns the first of 50 ports that were all free a moment

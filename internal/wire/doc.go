@@ -23,7 +23,10 @@
 // connection (MuxConfig). The agent opens the first stream, the control
 // stream, and sends one Bind per tunnel; the edge answers each with a
 // BindResult, which carries the tunnel's public address or the rule that
-// refused it. Unbind removes a tunnel. The agent sends Ping every heartbeat
+// refused it. Unbind removes a tunnel; the agent may bind and unbind at any
+// time (a config reload). The edge may also send a BindResult nobody asked
+// for: OK with a new public address (its groups changed), or not OK when it
+// withdraws a tunnel (its token's rules changed). The agent sends Ping every heartbeat
 // interval and the edge answers with Pong; each side closes the session when
 // its control stream has been silent for the heartbeat timeout.
 //

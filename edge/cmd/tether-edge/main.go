@@ -13,6 +13,7 @@ import (
 
 	"github.com/tetherhq/tether/edge"
 	"github.com/tetherhq/tether/internal/buildinfo"
+	"github.com/tetherhq/tether/internal/hangup"
 )
 
 func main() {
@@ -49,8 +50,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tether-edge:", err)
 		os.Exit(2)
 	}
+	srv.ConfigPath = *configPath
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	go hangup.Serve(ctx, func() { srv.Reload("") })
 	if err := srv.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("edge failed", "err", err)
 		os.Exit(1)
