@@ -53,6 +53,9 @@ type ACMEConfig struct {
 	Email     string `toml:"email"`
 	Directory string `toml:"directory"`
 	CacheDir  string `toml:"cache_dir"`
+	// CAFile verifies the ACME directory's own HTTPS, for a private ACME
+	// server (step-ca, pebble); empty: system roots.
+	CAFile string `toml:"ca_file"`
 }
 
 // AdminConfig is [admin].
@@ -73,6 +76,12 @@ type LimitsConfig struct {
 	// MaxHandshakes bounds handshakes in flight, so a flood of idle
 	// connections cannot exhaust the edge.
 	MaxHandshakes int `toml:"max_handshakes"`
+	// HTTPHeaderTimeout bounds reading a public request's headers (and the
+	// TLS ClientHello on the https port): slow clients cannot pile up.
+	HTTPHeaderTimeout time.Duration `toml:"http_header_timeout"`
+	// HTTPResponseTimeout bounds the wait for a device's response headers;
+	// past it the client gets 504.
+	HTTPResponseTimeout time.Duration `toml:"http_response_timeout"`
 }
 
 // TokenConfig is one [[token]].
@@ -93,6 +102,10 @@ type EndpointConfig struct {
 	Port     int               `toml:"port"`
 	Labels   map[string]string `toml:"labels"`
 	Balance  string            `toml:"balance"`
+	// http, https (basic_auth) and tls (cidrs) endpoints.
+	BasicAuth  []string `toml:"basic_auth"`
+	AllowCIDRs []string `toml:"allow_cidrs"`
+	DenyCIDRs  []string `toml:"deny_cidrs"`
 }
 
 // Balance policies.
@@ -119,6 +132,9 @@ func DefaultConfig() *Config {
 			MaxStreamsPerAgent: 128,
 			MaxAgents:          50000,
 			MaxHandshakes:      1024,
+
+			HTTPHeaderTimeout:   10 * time.Second,
+			HTTPResponseTimeout: 60 * time.Second,
 		},
 	}
 }
@@ -160,6 +176,9 @@ func (c *Config) Validate() error {
 	case c.TLS.ACME == nil && c.TLS.KeyFile == "":
 		return tomlfile.Field("tls.key_file", "missing: the key of tls.cert_file (PEM)")
 	}
+	if c.TLS.ACME != nil && c.Listen.HTTPS == "" && c.Listen.HTTP == "" {
+		return tomlfile.Field("tls.acme", "ACME needs listen.https (tls-alpn-01) or listen.http (http-01) to answer challenges")
+	}
 	if h := c.Admin.TokenSHA256; h != "" && !isSHA256Hex(h) {
 		return tomlfile.Field("admin.token_sha256", "want 64 hex digits (sha256sum of the token)")
 	}
@@ -191,6 +210,9 @@ func (c *Config) Validate() error {
 		if err := e.validate(key); err != nil {
 			return err
 		}
+		if err := c.checkEndpointListener(key, e); err != nil {
+			return err
+		}
 		if names[e.Name] {
 			return tomlfile.Field(key+".name", "%q is used by another endpoint", e.Name)
 		}
@@ -208,19 +230,8 @@ func (c *Config) Validate() error {
 // Warnings lists keys that are accepted but not acted on by this build.
 func (c *Config) Warnings() []string {
 	var w []string
-	if c.Listen.HTTP != "" || c.Listen.HTTPS != "" {
-		w = append(w, "listen.http and listen.https are accepted but not served yet (HTTP endpoints are planned)")
-	}
 	if c.Listen.Admin != "" || c.Admin.TokenSHA256 != "" {
 		w = append(w, "listen.admin and [admin] are accepted but the admin API is not served yet")
-	}
-	if c.TLS.ACME != nil {
-		w = append(w, "[tls.acme] is accepted but ACME is not implemented yet")
-	}
-	for i, e := range c.Endpoints {
-		if e.Proto != wire.ProtoTCP {
-			w = append(w, fmt.Sprintf("endpoint[%d] %q: proto %s is accepted but not served yet", i, e.Name, e.Proto))
-		}
 	}
 	return w
 }
@@ -241,6 +252,10 @@ func (l *LimitsConfig) validate() error {
 		return tomlfile.Field("limits.max_agents", "%d must be positive", l.MaxAgents)
 	case l.MaxHandshakes < 1:
 		return tomlfile.Field("limits.max_handshakes", "%d must be positive", l.MaxHandshakes)
+	case l.HTTPHeaderTimeout < 100*time.Millisecond:
+		return tomlfile.Field("limits.http_header_timeout", "%v is below 100ms", l.HTTPHeaderTimeout)
+	case l.HTTPResponseTimeout < 100*time.Millisecond:
+		return tomlfile.Field("limits.http_response_timeout", "%v is below 100ms", l.HTTPResponseTimeout)
 	}
 	return nil
 }
@@ -311,6 +326,20 @@ func (e *EndpointConfig) validate(key string) error {
 	case RoundRobin, Random, LeastStreams:
 	default:
 		return tomlfile.Field(key+".balance", "%q is not one of round-robin, random, least-streams", e.Balance)
+	}
+	if len(e.BasicAuth) > 0 && e.Proto != wire.ProtoHTTP && e.Proto != "https" {
+		return tomlfile.Field(key+".basic_auth", "only http and https endpoints take basic_auth")
+	}
+	if (len(e.AllowCIDRs) > 0 || len(e.DenyCIDRs) > 0) && e.Proto == wire.ProtoTCP {
+		return tomlfile.Field(key+".allow_cidrs", "tcp endpoints take no allow_cidrs or deny_cidrs (yet)")
+	}
+	if _, err := parseAccess(e.BasicAuth, e.AllowCIDRs, e.DenyCIDRs); err != nil {
+		return tomlfile.Field(key+"."+err.key, "%v", err.err)
+	}
+	if e.Hostname != "" {
+		if err := validHost(e.Hostname); err != nil {
+			return tomlfile.Field(key+".hostname", "%v", err)
+		}
 	}
 	return nil
 }

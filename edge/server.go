@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"github.com/tetherhq/tether/internal/transport"
 )
 
@@ -23,6 +25,13 @@ type Server struct {
 	tcpRange []portRange
 	reg      *registry
 	groups   []*endpoint
+	hosts    *hostTable // http/https/tls routes by host name (hosts.go)
+
+	getCert  func(*tls.ClientHelloInfo) (*tls.Certificate, error) // acme.go
+	acme     *autocert.Manager                                    // nil: cert_file
+	httpsTLS *tls.Config
+	fronts   fronts          // listen.http, listen.https (fronts.go)
+	runCtx   context.Context // Run's, for agents arriving on the https port
 
 	handshakes chan struct{} // semaphore: handshakes in flight
 	conns      sync.WaitGroup
@@ -42,21 +51,21 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		log:          log,
 		tokens:       newTokenSet(cfg.Tokens),
 		reg:          newRegistry(),
+		hosts:        newHostTable(),
 		handshakes:   make(chan struct{}, cfg.Limits.MaxHandshakes),
 		DrainTimeout: 5 * time.Second,
 		ready:        make(chan struct{}),
 	}
 	s.tcpRange, _ = parsePortRanges([]string{cfg.Listen.TCPPorts})
-	if cfg.TLS.ACME != nil {
-		return nil, errors.New("tls.acme: ACME certificates are not implemented yet; use cert_file and key_file")
+	if err := s.setupCerts(); err != nil {
+		return nil, err
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
-	}
-	s.tls = transport.ServerTLS(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
+	s.tls = transport.ServerTLS(s.getCert)
 	for i := range cfg.Endpoints {
 		s.groups = append(s.groups, newEndpoint(&cfg.Endpoints[i], log))
+	}
+	if err := s.hosts.addEndpoints(s.groups); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -76,6 +85,7 @@ func (s *Server) AgentAddr() net.Addr {
 // session and returns. It returns an error at once if a listener cannot
 // be opened.
 func (s *Server) Run(ctx context.Context) error {
+	s.runCtx = ctx
 	for _, w := range s.cfg.Warnings() {
 		s.log.Warn(w)
 	}
@@ -107,6 +117,10 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 
 	var loops sync.WaitGroup
+	if err := s.startFronts(&loops); err != nil {
+		closeAll()
+		return err
+	}
 	loops.Add(1)
 	go func() { defer loops.Done(); s.acceptAgents(ctx, agents) }()
 	for _, e := range s.groups {
@@ -121,6 +135,7 @@ func (s *Server) Run(ctx context.Context) error {
 	<-ctx.Done()
 	s.log.Info("edge stopping: draining connections", "timeout", s.DrainTimeout)
 	closeAll()
+	s.stopFronts()
 	loops.Wait()
 	s.reg.closeListeners()
 	waitTimeout(&s.conns, s.DrainTimeout)

@@ -24,6 +24,8 @@ type tunnel struct {
 	ln     net.Listener // tcp: the public port
 	groups []*endpoint  // labeled: the groups it joined
 	active atomic.Int32 // open streams
+	route  *route       // http, tls: the host name it holds
+	pool   httpPool     // http: keep-alive streams (httppool.go)
 
 	unbindOnce sync.Once
 }
@@ -133,6 +135,10 @@ func (t *tunnel) unbind() {
 		for _, e := range t.groups {
 			e.remove(t)
 		}
+		if t.route != nil {
+			t.sess.srv.hosts.release(t.route)
+		}
+		t.pool.closeIdle()
 	})
 }
 
