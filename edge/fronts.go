@@ -92,7 +92,7 @@ func (s *Server) startFronts(loops *sync.WaitGroup) error {
 }
 
 func serveHTTP(srv *http.Server, l net.Listener) {
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		srv.ErrorLog.Printf("http server: %v", err)
 	}
 }
