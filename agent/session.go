@@ -22,6 +22,10 @@ import (
 // With the edge's stream limit it bounds what a session may buffer here.
 const agentWindow = 256 << 10
 
+// acceptBacklog is how many new streams may wait for the accept loop,
+// which hands each to a goroutine at once.
+const acceptBacklog = 32
+
 // session is one live connection to the edge. Its goroutines end when mux
 // closes; run closes it.
 type session struct {
@@ -50,7 +54,7 @@ func (a *Agent) runSession(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mux, err := smux.Client(conn, wire.MuxConfig(welcome.MaxStreams, agentWindow))
+	mux, err := smux.Client(conn, wire.MuxConfig(welcome.MaxStreams, agentWindow, acceptBacklog))
 	if err != nil {
 		conn.Close()
 		return fmt.Errorf("mux: %w", err)

@@ -78,8 +78,12 @@ func (e *endpoint) pick(tried []*tunnel) *tunnel {
 	now := time.Now()
 	for _, allowStale := range []bool{false, true} {
 		if e.cfg.Balance == LeastStreams {
+			// Scan from a rotating start so ties (an idle group) spread
+			// round-robin instead of all landing on the first member.
 			var best *tunnel
-			for _, m := range e.members {
+			start := int(e.next.Add(1)-1) % n
+			for i := 0; i < n; i++ {
+				m := e.members[(start+i)%n]
 				if contains(tried, m) || (!allowStale && m.sess.stale(now)) {
 					continue
 				}

@@ -16,7 +16,10 @@ import (
 	"github.com/tetherhq/tether/internal/wire"
 )
 
-func wireMux(maxStreams int) *smux.Config { return wire.MuxConfig(maxStreams, edgeWindow) }
+// wireMux is the edge side's smux config. Agents open only the control
+// stream, so a short accept backlog suffices; more streams from an agent
+// stall only that agent's own session until its heartbeat times out.
+func wireMux(maxStreams int) *smux.Config { return wire.MuxConfig(maxStreams, edgeWindow, 4) }
 
 // session is one agent's connection. close is idempotent and releases
 // everything the session holds: its tunnels, their listeners and group

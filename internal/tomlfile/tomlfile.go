@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -94,9 +93,8 @@ func Decode(name, text string, v Validator) error {
 			return &Error{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: strings.TrimPrefix(pe.Message, "toml: ")}
 		}
 		// Type mismatches come as `toml: line N (last key "k"): msg`.
-		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			return &Error{File: name, Line: line, Key: m[2], Msg: m[3]}
+		if line, key, msg, ok := parseTypeErr(err.Error()); ok {
+			return &Error{File: name, Line: line, Key: key, Msg: msg}
 		}
 		return &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 	}
@@ -118,7 +116,29 @@ func Decode(name, text string, v Validator) error {
 	return nil
 }
 
-var typeErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]+)"\): (.*)$`)
+// parseTypeErr splits toml's `toml: line N (last key "k"): msg` (the line
+// part may be missing). No regexp: the agent goes onto router flash and
+// regexp costs 130 KB there.
+func parseTypeErr(s string) (line int, key, msg string, ok bool) {
+	s, ok = strings.CutPrefix(s, "toml: ")
+	if !ok {
+		return 0, "", "", false
+	}
+	if rest, found := strings.CutPrefix(s, "line "); found {
+		num, after, _ := strings.Cut(rest, " ")
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			return 0, "", "", false
+		}
+		line, s = n, after
+	}
+	s, ok = strings.CutPrefix(s, `(last key "`)
+	if !ok {
+		return 0, "", "", false
+	}
+	key, msg, ok = strings.Cut(s, `"): `)
+	return line, key, msg, ok
+}
 
 // findLine finds the line that defines path or, for a key that is missing,
 // the nearest table that holds it.

@@ -15,12 +15,20 @@ const (
 	MaxFrameSize = 65535
 )
 
+// shaperQueue bounds smux's queue of frames waiting to be written. Each
+// stream has at most a frame or two in flight (smux writes synchronously),
+// so a short queue only makes a writer wait a moment when every stream
+// writes at once; upstream's 1024 slots cost 56 KiB per session.
+const shaperQueue = 64
+
 // MuxConfig returns the smux configuration for a session that allows
 // maxStreams concurrent streams (plus the control stream) with a
-// per-stream receive window of window bytes. smux's own keepalive is off:
-// the heartbeat on the control stream does that job and also catches a
-// session whose streams have stalled.
-func MuxConfig(maxStreams, window int) *smux.Config {
+// per-stream receive window of window bytes, and lets acceptBacklog
+// opened streams wait for AcceptStream (the edge accepts only the control
+// stream; the agent accepts every data stream at once). smux's own
+// keepalive is off: the heartbeat on the control stream does that job and
+// also catches a session whose streams have stalled.
+func MuxConfig(maxStreams, window, acceptBacklog int) *smux.Config {
 	if window < initialWindow {
 		window = initialWindow
 	}
@@ -33,5 +41,7 @@ func MuxConfig(maxStreams, window int) *smux.Config {
 		MaxFrameSize:      MaxFrameSize,
 		MaxStreamBuffer:   window,
 		MaxReceiveBuffer:  (maxStreams + 2) * window,
+		AcceptBacklog:     max(acceptBacklog, 1),
+		ShaperQueueSize:   shaperQueue,
 	}
 }
