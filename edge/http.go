@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,19 +83,32 @@ type groupTransport struct{}
 
 func (groupTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := req.Context().Value(routeKey{}).(*route)
-	out := req
+	out := new(http.Request)
+	*out = *req
 	var body *trackedBody
-	if req.Body != nil && req.Body != http.NoBody {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+	case req.ContentLength > 0 && req.ContentLength <= maxReplayBody:
+		// A small body is read first, so it can be sent again: to another
+		// member, or over a fresh stream when a pooled one turns out closed.
+		buf := make([]byte, req.ContentLength)
+		if _, err := io.ReadFull(req.Body, buf); err != nil {
+			return nil, fmt.Errorf("read request body: %w", err)
+		}
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+		out.Body, _ = out.GetBody()
+	default:
 		body = &trackedBody{rc: req.Body}
-		out = new(http.Request)
-		*out = *req
 		out.Body = body
 	}
 	var tried []*tunnel
 	var lastErr error
 	for t := rt.pick(nil); t != nil; t = rt.pick(tried) {
 		tried = append(tried, t)
-		resp, err := t.pool.get(t).RoundTrip(out)
+		if out.GetBody != nil && len(tried) > 1 {
+			out.Body, _ = out.GetBody()
+		}
+		resp, err := t.roundTrip(out)
 		if err == nil {
 			return resp, nil
 		}
@@ -107,6 +121,10 @@ func (groupTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return nil, &noMemberError{rt: rt, tried: len(tried), last: lastErr}
 }
+
+// maxReplayBody is the largest request body the edge holds in memory so
+// that the request can be sent again; larger bodies stream through once.
+const maxReplayBody = 64 << 10
 
 // trackedBody tells whether the transport began reading the request body
 // (then it must not be sent again), and leaves closing to the server.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -304,3 +305,42 @@ func TestHTTPNoMemberAndTimeout(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// A device whose service drops idle keep-alive connections: the edge's
+// pooled stream is found closed and the next request, with or without a
+// body, goes over a fresh one instead of failing.
+func TestHTTPPooledStreamClosedByDevice(t *testing.T) {
+	p := newWebPKI(t)
+	e := startEdge(t, p.webEdgeConfig(t))
+	closed := make(chan struct{}, 16)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: whoamiHTTP("dev"), IdleTimeout: 20 * time.Millisecond,
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateClosed {
+				closed <- struct{}{}
+			}
+		}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	startAgent(t, p.agentConfig(e.addr(), "pi", agent.TunnelConfig{Name: "web", Proto: "http", Addr: ln.Addr().String(), Subdomain: "idle"})).up(t)
+	c := e.webClient(t, p)
+	for i, post := range []bool{false, false, true} {
+		if post {
+			resp, err := c.Post("http://idle.tether.test/", "text/plain", strings.NewReader("body"))
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("POST after the device closed the idle stream: %v %v", err, resp)
+			}
+			resp.Body.Close()
+		} else if code, body := get(t, c, "http://idle.tether.test/"); code != 200 {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+		select {
+		case <-closed: // the service dropped the keep-alive connection
+		case <-time.After(10 * time.Second):
+			t.Fatal("the service never closed its idle connection")
+		}
+	}
+}
