@@ -344,3 +344,28 @@ func TestHTTPPooledStreamClosedByDevice(t *testing.T) {
 		}
 	}
 }
+
+// An https endpoint answers plain http with a permanent redirect to the
+// same path on https.
+func TestHTTPSOnlyEndpointRedirects(t *testing.T) {
+	p := newWebPKI(t)
+	cfg := p.webEdgeConfig(t)
+	cfg.Endpoints = []edge.EndpointConfig{{Name: "secure", Proto: "https", Hostname: "secure.tether.test", Labels: map[string]string{"app": "s"}}}
+	e := startEdge(t, cfg)
+	startAgent(t, p.agentConfig(e.addr(), "pi", agent.TunnelConfig{Name: "s", Proto: "labeled", Addr: webService(t, whoamiHTTP("s")), Labels: map[string]string{"app": "s"}})).up(t)
+	e.waitMembers(t, "secure", 1)
+	c := e.webClient(t, p)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get("http://secure.tether.test/a?b=c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	port := e.HTTPSAddr().(*net.TCPAddr).Port
+	if want := "https://secure.tether.test:" + strconv.Itoa(port) + "/a?b=c"; resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
+		t.Fatalf("http to an https endpoint: %d Location %q, want 308 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	if code, body := get(t, c, "https://secure.tether.test/a"); code != 200 || field(body, "id") != "s" {
+		t.Fatalf("https: %d %q", code, body)
+	}
+}
