@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -43,6 +44,11 @@ type TunnelConfig struct {
 	Hostname   string            `toml:"hostname"`
 	Subdomain  string            `toml:"subdomain"`
 	Labels     map[string]string `toml:"labels"`
+	// http tunnels: enforced by the edge.
+	HostHeader string   `toml:"host_header"`
+	BasicAuth  []string `toml:"basic_auth"`
+	AllowCIDRs []string `toml:"allow_cidrs"` // http and tls
+	DenyCIDRs  []string `toml:"deny_cidrs"`  // http and tls
 }
 
 // DefaultConfig returns the defaults that a file overrides.
@@ -170,6 +176,26 @@ func (t *TunnelConfig) validate(key string) error {
 	}
 	if err := tomlfile.Labels(key+".labels", t.Labels); err != nil {
 		return err
+	}
+	if (t.HostHeader != "" || len(t.BasicAuth) > 0) && t.Proto != wire.ProtoHTTP {
+		return tomlfile.Field(key+".basic_auth", "only http tunnels take basic_auth or host_header")
+	}
+	if (len(t.AllowCIDRs) > 0 || len(t.DenyCIDRs) > 0) && t.Proto != wire.ProtoHTTP && t.Proto != wire.ProtoTLS {
+		return tomlfile.Field(key+".allow_cidrs", "only http and tls tunnels take allow_cidrs or deny_cidrs")
+	}
+	for i, u := range t.BasicAuth {
+		if name, pass, ok := strings.Cut(u, ":"); !ok || name == "" || pass == "" {
+			return tomlfile.Field(fmt.Sprintf("%s.basic_auth[%d]", key, i), "want \"user:password\" (the password may be a bcrypt hash or sha256:HEX)")
+		}
+	}
+	for k, list := range map[string][]string{"allow_cidrs": t.AllowCIDRs, "deny_cidrs": t.DenyCIDRs} {
+		for i, c := range list {
+			if _, err := netip.ParsePrefix(c); err != nil {
+				if _, err := netip.ParseAddr(c); err != nil {
+					return tomlfile.Field(fmt.Sprintf("%s.%s[%d]", key, k, i), "%q is not an address or CIDR like \"10.0.0.0/8\"", c)
+				}
+			}
+		}
 	}
 	return nil
 }

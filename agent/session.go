@@ -212,7 +212,8 @@ func (s *session) drain() {
 }
 
 func (a *Agent) bindFor(t TunnelConfig) wire.Bind {
-	b := wire.Bind{Name: t.Name, Proto: t.Proto, RemotePort: t.RemotePort, Hostname: t.Hostname, Subdomain: t.Subdomain}
+	b := wire.Bind{Name: t.Name, Proto: t.Proto, RemotePort: t.RemotePort, Hostname: t.Hostname, Subdomain: t.Subdomain,
+		HostHeader: t.HostHeader, BasicAuth: t.BasicAuth, AllowCIDRs: t.AllowCIDRs, DenyCIDRs: t.DenyCIDRs}
 	if t.Proto == wire.ProtoLabeled {
 		b.Labels = a.tunnelLabels(t)
 	}

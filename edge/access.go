@@ -2,8 +2,11 @@ package edge
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,7 +28,8 @@ type access struct {
 	In, Out       int64  // bytes from the client to the device, and back
 
 	Method, Host, Path string
-	Status             int // 0: not an HTTP request
+	Status             int     // 0: not an HTTP request
+	member             *tunnel // http: the member that answered
 }
 
 // startAccess begins the record of a connection (or request) from c on
@@ -106,4 +110,79 @@ func (e *endpoint) name() string {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return e.cfg.Name
+}
+
+// startRequest begins the record of one HTTP request on ep (nil for an
+// http tunnel's own host name).
+func (srv *Server) startRequest(ep *endpoint, r *http.Request, host string) *access {
+	a := &access{ep: ep, m: srv.metrics, start: time.Now(), Client: r.RemoteAddr,
+		Method: r.Method, Host: host, Path: r.URL.Path}
+	if ep != nil {
+		a.stats = ep.stats
+	} else {
+		a.stats = srv.metrics.route("")
+	}
+	return a
+}
+
+// finishRequest completes an HTTP request's record from what w saw.
+func (a *access) finishRequest(w *recordingWriter, body *countingBody) {
+	a.Status, a.Out = w.status, w.n
+	if a.Status == 0 {
+		a.Status = http.StatusOK // the handler wrote nothing
+	}
+	if body != nil {
+		a.In = body.n.Load()
+	}
+	if a.member != nil {
+		a.member.count(a.In, a.Out)
+	}
+	a.finish()
+}
+
+type accessKey struct{}
+
+// requestAccess is the record of the request ctx belongs to, or nil.
+func requestAccess(ctx context.Context) *access {
+	a, _ := ctx.Value(accessKey{}).(*access)
+	return a
+}
+
+// recordingWriter notes the status and body bytes of a response. Unwrap
+// keeps Flush and Hijack (WebSocket) working through
+// http.ResponseController.
+type recordingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *recordingWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countingBody counts the request body bytes read from the client.
+type countingBody struct {
+	io.ReadCloser
+	n atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }

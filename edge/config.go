@@ -53,6 +53,9 @@ type ACMEConfig struct {
 	Email     string `toml:"email"`
 	Directory string `toml:"directory"`
 	CacheDir  string `toml:"cache_dir"`
+	// CAFile verifies the ACME directory's own HTTPS, for a private ACME
+	// server (step-ca, pebble); empty: system roots.
+	CAFile string `toml:"ca_file"`
 }
 
 // AdminConfig is [admin].
@@ -73,6 +76,12 @@ type LimitsConfig struct {
 	// MaxHandshakes bounds handshakes in flight, so a flood of idle
 	// connections cannot exhaust the edge.
 	MaxHandshakes int `toml:"max_handshakes"`
+	// HTTPHeaderTimeout bounds reading a public request's headers (and the
+	// TLS ClientHello on the https port): slow clients cannot pile up.
+	HTTPHeaderTimeout time.Duration `toml:"http_header_timeout"`
+	// HTTPResponseTimeout bounds the wait for a device's response headers;
+	// past it the client gets 504.
+	HTTPResponseTimeout time.Duration `toml:"http_response_timeout"`
 }
 
 // TokenConfig is one [[token]].
@@ -96,6 +105,10 @@ type EndpointConfig struct {
 	// AccessLog logs one line per public connection (and, for http, per
 	// request): access.go.
 	AccessLog bool `toml:"access_log"`
+	// http, https (basic_auth) and tls (cidrs) endpoints: gate.go.
+	BasicAuth  []string `toml:"basic_auth"`
+	AllowCIDRs []string `toml:"allow_cidrs"`
+	DenyCIDRs  []string `toml:"deny_cidrs"`
 }
 
 // Balance policies.
@@ -122,6 +135,9 @@ func DefaultConfig() *Config {
 			MaxStreamsPerAgent: 128,
 			MaxAgents:          50000,
 			MaxHandshakes:      1024,
+
+			HTTPHeaderTimeout:   10 * time.Second,
+			HTTPResponseTimeout: 60 * time.Second,
 		},
 	}
 }
@@ -163,6 +179,9 @@ func (c *Config) Validate() error {
 	case c.TLS.ACME == nil && c.TLS.KeyFile == "":
 		return tomlfile.Field("tls.key_file", "missing: the key of tls.cert_file (PEM)")
 	}
+	if c.TLS.ACME != nil && c.Listen.HTTPS == "" && c.Listen.HTTP == "" {
+		return tomlfile.Field("tls.acme", "ACME needs listen.https (tls-alpn-01) or listen.http (http-01) to answer challenges")
+	}
 	if err := c.validateAdmin(); err != nil {
 		return err
 	}
@@ -194,6 +213,9 @@ func (c *Config) Validate() error {
 		if err := e.validate(key); err != nil {
 			return err
 		}
+		if err := c.checkEndpointListener(key, e); err != nil {
+			return err
+		}
 		if names[e.Name] {
 			return tomlfile.Field(key+".name", "%q is used by another endpoint", e.Name)
 		}
@@ -211,19 +233,8 @@ func (c *Config) Validate() error {
 // Warnings lists keys that are accepted but not acted on by this build.
 func (c *Config) Warnings() []string {
 	var w []string
-	if c.Listen.HTTP != "" || c.Listen.HTTPS != "" {
-		w = append(w, "listen.http and listen.https are accepted but not served yet (HTTP endpoints are planned)")
-	}
 	if c.Listen.Admin == "" && c.Admin.TokenSHA256 != "" {
 		w = append(w, "[admin] token_sha256 is set but listen.admin is not: the admin API is off")
-	}
-	if c.TLS.ACME != nil {
-		w = append(w, "[tls.acme] is accepted but ACME is not implemented yet")
-	}
-	for i, e := range c.Endpoints {
-		if e.Proto != wire.ProtoTCP {
-			w = append(w, fmt.Sprintf("endpoint[%d] %q: proto %s is accepted but not served yet", i, e.Name, e.Proto))
-		}
 	}
 	return w
 }
@@ -244,6 +255,10 @@ func (l *LimitsConfig) validate() error {
 		return tomlfile.Field("limits.max_agents", "%d must be positive", l.MaxAgents)
 	case l.MaxHandshakes < 1:
 		return tomlfile.Field("limits.max_handshakes", "%d must be positive", l.MaxHandshakes)
+	case l.HTTPHeaderTimeout < 100*time.Millisecond:
+		return tomlfile.Field("limits.http_header_timeout", "%v is below 100ms", l.HTTPHeaderTimeout)
+	case l.HTTPResponseTimeout < 100*time.Millisecond:
+		return tomlfile.Field("limits.http_response_timeout", "%v is below 100ms", l.HTTPResponseTimeout)
 	}
 	return nil
 }
@@ -314,6 +329,20 @@ func (e *EndpointConfig) validate(key string) error {
 	case RoundRobin, Random, LeastStreams:
 	default:
 		return tomlfile.Field(key+".balance", "%q is not one of round-robin, random, least-streams", e.Balance)
+	}
+	if len(e.BasicAuth) > 0 && e.Proto != wire.ProtoHTTP && e.Proto != "https" {
+		return tomlfile.Field(key+".basic_auth", "only http and https endpoints take basic_auth")
+	}
+	if (len(e.AllowCIDRs) > 0 || len(e.DenyCIDRs) > 0) && e.Proto == wire.ProtoTCP {
+		return tomlfile.Field(key+".allow_cidrs", "tcp endpoints take no allow_cidrs or deny_cidrs (yet)")
+	}
+	if _, err := parseGate(e.BasicAuth, e.AllowCIDRs, e.DenyCIDRs); err != nil {
+		return tomlfile.Field(key+"."+err.key, "%v", err.err)
+	}
+	if e.Hostname != "" {
+		if err := validHost(e.Hostname); err != nil {
+			return tomlfile.Field(key+".hostname", "%v", err)
+		}
 	}
 	return nil
 }

@@ -219,7 +219,8 @@ func (g *groupSet) plan(cfgs []EndpointConfig) (*endpointPlan, error) {
 
 func sameEndpoint(a, b *EndpointConfig) bool {
 	return a.Name == b.Name && a.Proto == b.Proto && a.Port == b.Port && a.Hostname == b.Hostname &&
-		a.Balance == b.Balance && a.AccessLog == b.AccessLog && maps.Equal(a.Labels, b.Labels)
+		a.Balance == b.Balance && a.AccessLog == b.AccessLog && maps.Equal(a.Labels, b.Labels) &&
+		slices.Equal(a.BasicAuth, b.BasicAuth) && slices.Equal(a.AllowCIDRs, b.AllowCIDRs) && slices.Equal(a.DenyCIDRs, b.DenyCIDRs)
 }
 
 // abort closes the listeners a plan opened.

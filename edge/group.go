@@ -42,7 +42,7 @@ func (e *endpoint) describe(srv *Server) string {
 	if e.cfg.Proto == "tcp" {
 		return e.cfg.Name + " " + net.JoinHostPort(srv.publicHost(), strconv.Itoa(e.cfg.Port))
 	}
-	return e.cfg.Name + " " + e.cfg.Proto + "://" + e.cfg.Hostname
+	return e.cfg.Name + " " + srv.publicURL(e.cfg.Proto, e.cfg.Hostname)
 }
 
 func (e *endpoint) add(t *tunnel) {

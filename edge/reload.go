@@ -98,6 +98,10 @@ func (s *Server) reloadLocked(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.hosts.setEndpoints(endpointRoutes(plan.next, plan.changed)); err != nil {
+		plan.abort()
+		return nil, err
+	}
 
 	// From here on the new config is in force.
 	s.cur.Store(cfg)
@@ -157,6 +161,9 @@ func restartKeys(a, b *Config) []string {
 	}
 	if a.Limits.MaxHandshakes != b.Limits.MaxHandshakes {
 		keys = append(keys, "limits.max_handshakes")
+	}
+	if a.Limits.HTTPHeaderTimeout != b.Limits.HTTPHeaderTimeout {
+		keys = append(keys, "limits.http_header_timeout") // the http servers' ReadHeaderTimeout
 	}
 	return keys
 }
@@ -236,6 +243,8 @@ func (t *tunnel) allowedBy(tok *token, edgeRange []portRange) error {
 		return tok.checkPort(t.ln.Addr().(*net.TCPAddr).Port, edgeRange)
 	case wire.ProtoLabeled:
 		return tok.checkLabels(t.labels)
+	case wire.ProtoHTTP, wire.ProtoTLS:
+		return tok.checkHost(t.route.host)
 	}
 	return nil
 }

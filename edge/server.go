@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"github.com/tetherhq/tether/internal/transport"
 )
 
@@ -22,7 +24,8 @@ type Server struct {
 	tls      *tls.Config
 	tcpRange []portRange
 	reg      *registry
-	eps      *groupSet // the endpoints; a reload adds, changes and removes them
+	eps      *groupSet  // the endpoints; a reload adds, changes and removes them
+	hosts    *hostTable // http/https/tls routes by host name (hosts.go)
 
 	cur       atomic.Pointer[Config]   // the config in force (reload.go)
 	tokens    atomic.Pointer[tokenSet] // built from cur
@@ -33,6 +36,12 @@ type Server struct {
 	running   bool       // under reloadMu: between Ready and shutdown
 	// ConfigPath is the file Reload and POST /api/reload read by default.
 	ConfigPath string
+
+	getCert  func(*tls.ClientHelloInfo) (*tls.Certificate, error) // acme.go
+	acme     *autocert.Manager                                    // nil: cert_file
+	httpsTLS *tls.Config
+	fronts   fronts          // listen.http, listen.https (fronts.go)
+	runCtx   context.Context // Run's, for agents arriving on the https port
 
 	handshakes chan struct{} // semaphore: handshakes in flight
 	conns      sync.WaitGroup
@@ -52,22 +61,22 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		cfg:          cfg,
 		log:          log,
 		reg:          newRegistry(),
+		hosts:        newHostTable(),
 		handshakes:   make(chan struct{}, cfg.Limits.MaxHandshakes),
 		DrainTimeout: 5 * time.Second,
 		ready:        make(chan struct{}),
 	}
 	s.tcpRange, _ = parsePortRanges([]string{cfg.Listen.TCPPorts})
-	if cfg.TLS.ACME != nil {
-		return nil, errors.New("tls.acme: ACME certificates are not implemented yet; use cert_file and key_file")
+	if err := s.setupCerts(); err != nil {
+		return nil, err
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
-	}
-	s.tls = transport.ServerTLS(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
+	s.tls = transport.ServerTLS(s.getCert)
 	s.metrics = newMetrics(s)
 	s.eps = newGroupSet(s)
 	s.install(cfg)
+	if err := s.hosts.setEndpoints(endpointRoutes(s.eps.list(), nil)); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -86,6 +95,7 @@ func (s *Server) AgentAddr() net.Addr {
 // session and returns. It returns an error at once if a listener cannot
 // be opened.
 func (s *Server) Run(ctx context.Context) error {
+	s.runCtx = ctx
 	for _, w := range s.cfg.Warnings() {
 		s.log.Warn(w)
 	}
@@ -116,6 +126,10 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 
 	var loops sync.WaitGroup
+	if err := s.startFronts(&loops); err != nil {
+		closeAll()
+		return err
+	}
 	loops.Add(1)
 	go func() { defer loops.Done(); s.acceptAgents(ctx, agents, transport.TCP) }()
 	loops.Add(1)
@@ -136,6 +150,7 @@ func (s *Server) Run(ctx context.Context) error {
 	closeAll()
 	s.eps.closeListeners()
 	s.closeAdmin()
+	s.stopFronts()
 	loops.Wait()
 	s.eps.wait()
 	s.reg.closeListeners()

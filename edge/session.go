@@ -184,8 +184,10 @@ func (s *session) bind(b wire.Bind) wire.BindResult {
 		t, err = s.bindTCP(b)
 	case wire.ProtoLabeled:
 		t, err = s.bindLabeled(b)
+	case wire.ProtoHTTP, wire.ProtoTLS:
+		t, err = s.bindHost(b) // bindhost.go
 	default:
-		err = fmt.Errorf("proto %s is not served by this edge yet", b.Proto)
+		err = fmt.Errorf("proto %s is not served by this edge", b.Proto)
 	}
 	if err != nil {
 		return fail(err)

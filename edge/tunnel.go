@@ -26,6 +26,8 @@ type tunnel struct {
 	active atomic.Int32 // open streams
 	in     atomic.Int64 // bytes from public clients to the device
 	out    atomic.Int64 // bytes from the device to public clients
+	route  *route       // http, tls: the host name it holds
+	pool   httpPool     // http: keep-alive streams (httppool.go)
 
 	unbindOnce sync.Once
 }
@@ -123,6 +125,10 @@ func (t *tunnel) unbind() {
 		if t.proto == wire.ProtoLabeled {
 			t.sess.srv.eps.leave(t)
 		}
+		if t.route != nil {
+			t.sess.srv.hosts.release(t.route)
+		}
+		t.pool.closeIdle()
 	})
 }
 

@@ -163,7 +163,7 @@ func TestBindRules(t *testing.T) {
 		"wrong-site":  `label site=munich is not allowed by token "test"`,
 		"extra-label": `label team=x is not allowed`,
 		"port-bad":    `port 22 is not allowed by token "test" (allow_ports)`,
-		"web":         `proto http is not served`,
+		"web":         `serves no http`,
 	} {
 		if !strings.Contains(ev.Refused[name], want) {
 			t.Errorf("tunnel %s: refusal %q, want it to say %q", name, ev.Refused[name], want)

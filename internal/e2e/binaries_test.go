@@ -59,7 +59,7 @@ func TestBinaryFlags(t *testing.T) {
 		{"agent version", agentBin, []string{"-version"}, 0, "tether-agent dev"},
 		{"edge version", edgeBin, []string{"-version"}, 0, "tether-edge dev"},
 		{"agent check ok", agentBin, []string{"-check", "-config", "../../testdata/config/agent/full.toml"}, 0, "full.toml: ok (edge edge.example.com:7443, 3 tunnels)"},
-		{"edge check ok, with warnings", edgeBin, []string{"-check", "-config", "../../testdata/config/edge/full.toml"}, 0, "warning: listen.http and listen.https are accepted but not served yet"},
+		{"edge check ok, with warnings", edgeBin, []string{"-check", "-config", "../../testdata/config/edge/full.toml"}, 0, "full.toml: ok (1 tokens, 2 endpoints)"},
 		{"agent check broken", agentBin, []string{"-check", "-config", "../../testdata/config/agent/wrong-type.toml"}, 2, "wrong-type.toml:8: tunnel.remote_port: incompatible types"},
 		{"edge check broken", edgeBin, []string{"-check", "-config", "../../testdata/config/edge/ep-balance.toml"}, 2, `endpoint[0].balance: "fastest" is not one of`},
 		{"agent broken without -check", agentBin, []string{"-config", "../../testdata/config/agent/unknown-key.toml"}, 2, "unknown-key.toml:9: tunnel.adr: unknown key"},

@@ -87,10 +87,16 @@ type runningEdge struct {
 // startEdge runs an edge on cfg; opts set up the server before it runs.
 func startEdge(t testing.TB, cfg *edge.Config, opts ...func(*edge.Server)) *runningEdge {
 	t.Helper()
+	return startEdgeLog(t, cfg, testLog(t), opts...)
+}
+
+// startEdgeLog is startEdge with the edge logging to log.
+func startEdgeLog(t testing.TB, cfg *edge.Config, log *slog.Logger, opts ...func(*edge.Server)) *runningEdge {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("edge config: %v", err)
 	}
-	srv, err := edge.New(cfg, testLog(t).With("side", "edge"))
+	srv, err := edge.New(cfg, log.With("side", "edge"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,10 @@ func transportOf(t *testing.T, e *runningEdge, want string, within time.Duration
 func TestKCPEdgeKilled(t *testing.T) {
 	p := newPKI(t)
 	cfg := p.edgeConfig(t)
+	// The restarted edge takes the same port: one outside the ephemeral
+	// range, so no client's socket can take it while the edge is down.
+	cfg.Listen.Agents = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	e := startEdge(t, cfg)
-	cfg.Listen.Agents = e.addr() // the restarted edge takes the same port
 	r, err := lossy.NewUDPRelay("", e.addr(), lossy.Link{}, lossy.Link{}, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,15 @@ func (e *encoder) str(field int, s string) {
 	e.b = append(e.b, s...)
 }
 
+// strs writes a list as one entry per element, in order.
+func (e *encoder) strs(field int, l []string) {
+	for _, s := range l {
+		e.key(field, kindBytes)
+		e.b = binary.AppendUvarint(e.b, uint64(len(s)))
+		e.b = append(e.b, s...)
+	}
+}
+
 func (e *encoder) uint(field int, v uint64) {
 	if v == 0 {
 		return
@@ -244,6 +253,10 @@ func (b *Bind) encode(e *encoder) {
 	e.str(4, b.Hostname)
 	e.str(5, b.Subdomain)
 	e.strmap(6, b.Labels)
+	e.str(7, b.HostHeader)
+	e.strs(8, b.BasicAuth)
+	e.strs(9, b.AllowCIDRs)
+	e.strs(10, b.DenyCIDRs)
 }
 
 func (b *Bind) decode(d *decoder) {
@@ -261,6 +274,14 @@ func (b *Bind) decode(d *decoder) {
 			b.Subdomain = d.str()
 		case 6:
 			d.mapEntry(&b.Labels)
+		case 7:
+			b.HostHeader = d.str()
+		case 8:
+			b.BasicAuth = append(b.BasicAuth, d.str())
+		case 9:
+			b.AllowCIDRs = append(b.AllowCIDRs, d.str())
+		case 10:
+			b.DenyCIDRs = append(b.DenyCIDRs, d.str())
 		}
 	}
 }

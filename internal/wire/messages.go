@@ -64,6 +64,11 @@ type Bind struct {
 	Hostname   string            `json:"hostname,omitempty"`
 	Subdomain  string            `json:"subdomain,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"` // labeled: the tunnel's full label set
+	// http tunnels: what the edge does in front of the device.
+	HostHeader string   `json:"host_header,omitempty"` // rewrite Host to this
+	BasicAuth  []string `json:"basic_auth,omitempty"`  // "user:pass" or "user:<bcrypt or sha256:hex>"
+	AllowCIDRs []string `json:"allow_cidrs,omitempty"` // http, tls: client addresses let in
+	DenyCIDRs  []string `json:"deny_cidrs,omitempty"`  // http, tls: client addresses kept out
 }
 
 // BindResult answers a Bind.
@@ -99,6 +104,8 @@ const (
 	MaxLabelKeyLen   = 63
 	MaxLabelValueLen = 255
 	MaxTokenLen      = 512
+	MaxAccessRules   = 32  // basic_auth, allow_cidrs, deny_cidrs entries each
+	MaxAccessRuleLen = 256 // bytes per entry
 )
 
 // ErrInvalid marks a message that breaks the limits above.
@@ -133,6 +140,19 @@ func (b *Bind) Validate() error {
 	}
 	if len(b.Hostname) > 253 || len(b.Subdomain) > 63 {
 		return fmt.Errorf("%w: tunnel %q: hostname too long", ErrInvalid, b.Name)
+	}
+	if len(b.HostHeader) > 253 {
+		return fmt.Errorf("%w: tunnel %q: host_header too long", ErrInvalid, b.Name)
+	}
+	for key, list := range map[string][]string{"basic_auth": b.BasicAuth, "allow_cidrs": b.AllowCIDRs, "deny_cidrs": b.DenyCIDRs} {
+		if len(list) > MaxAccessRules {
+			return fmt.Errorf("%w: tunnel %q: %s has %d entries, at most %d", ErrInvalid, b.Name, key, len(list), MaxAccessRules)
+		}
+		for _, e := range list {
+			if len(e) > MaxAccessRuleLen || !printable(e) {
+				return fmt.Errorf("%w: tunnel %q: %s entry too long or not printable", ErrInvalid, b.Name, key)
+			}
+		}
 	}
 	return ValidLabels(b.Labels)
 }

@@ -137,6 +137,8 @@ func TestRoundTripAndUnknownFields(t *testing.T) {
 		{TypeWelcome, &Welcome{Edge: "e", HeartbeatMillis: 1, TimeoutMillis: 2, MaxStreams: 3, ReplacedPrevious: true}, &Welcome{}},
 		{TypeRefuse, &Refuse{Code: "c", Reason: "r"}, &Refuse{}},
 		{TypeBind, &Bind{Name: "n", Proto: "labeled", RemotePort: 65535, Hostname: "h", Subdomain: "s", Labels: map[string]string{"a": "b"}}, &Bind{}},
+		{TypeBind, &Bind{Name: "w", Proto: "http", HostHeader: "localhost", BasicAuth: []string{"a:b", "c:sha256:00"},
+			AllowCIDRs: []string{"10.0.0.0/8", "::1"}, DenyCIDRs: []string{"10.1.0.0/16"}}, &Bind{}},
 		{TypeBindResult, &BindResult{Name: "n", OK: true, Public: "p", Error: "e"}, &BindResult{}},
 		{TypeUnbind, &Unbind{Name: "n"}, &Unbind{}},
 		{TypePing, &Ping{Seq: 1 << 60, RTTMicros: 1234}, &Ping{}},

@@ -49,6 +49,9 @@ func run() error {
 	}
 	go http.Serve(svc, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "Hello from the device behind tether! You asked for %s %s\n", r.Method, r.URL.Path)
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			fmt.Fprintf(w, "(through the edge's http port: Host %s, X-Forwarded-For %s)\n", r.Host, xff)
+		}
 	}))
 
 	agentPort, err := freePort()
@@ -56,6 +59,10 @@ func run() error {
 		return err
 	}
 	groupPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	httpPort, err := freePort()
 	if err != nil {
 		return err
 	}
@@ -67,8 +74,10 @@ func run() error {
 		return fmt.Errorf("gencert: %v\n%s", err, out)
 	}
 	edgeToml := fmt.Sprintf(`# tether demo edge
+domain = "localhost"
 [listen]
 agents = "127.0.0.1:%d"
+http = "127.0.0.1:%d"
 tcp_ports = "%d-%d"
 tcp_host = "127.0.0.1"
 [tls]
@@ -82,7 +91,7 @@ name = "web-group"
 proto = "tcp"
 port = %d
 labels = { app = "web" }
-`, agentPort, lo, lo+49, dir+"/edge.crt", dir+"/edge.key", secret, groupPort)
+`, agentPort, httpPort, lo, lo+49, dir+"/edge.crt", dir+"/edge.key", secret, groupPort)
 	agentToml := fmt.Sprintf(`# tether demo agent
 edge = "127.0.0.1:%d"
 token = %q
@@ -97,11 +106,16 @@ name = "web"
 proto = "tcp"
 addr = %q
 [[tunnel]]
+name = "ui"
+proto = "http"
+addr = %q
+subdomain = "ui"
+[[tunnel]]
 name = "web-labeled"
 proto = "labeled"
 addr = %q
 labels = { app = "web" }
-`, agentPort, secret, dir+"/ca.crt", dir+"/state", svc.Addr().String(), svc.Addr().String())
+`, agentPort, secret, dir+"/ca.crt", dir+"/state", svc.Addr().String(), svc.Addr().String(), svc.Addr().String())
 	for name, body := range map[string]string{"edge.toml": edgeToml, "agent.toml": agentToml} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			return err
@@ -127,6 +141,11 @@ labels = { app = "web" }
 	}
 	public := field(line, "public")
 	group := fmt.Sprintf("127.0.0.1:%d", groupPort)
+	line, err = waitFor(agentLines, "tunnel bound", "tunnel=ui ")
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	web := strings.TrimPrefix(field(line, "public"), "http://") // ui.localhost:PORT
 
 	// Prove the lines work before printing them.
 	check := &http.Client{Timeout: 5 * time.Second}
@@ -138,6 +157,15 @@ labels = { app = "web" }
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+	// curl resolves *.localhost to loopback by itself; Go is told here.
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", httpPort), nil)
+	req.Host = web
+	resp, err := check.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		return fmt.Errorf("checking http://%s/: %v %v", web, err, resp)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 	check.CloseIdleConnections() // an open stream would hold up a drain at Ctrl-C
 	fmt.Printf(`
   tether demo is running (configs and certificates in %s)
@@ -146,14 +174,16 @@ labels = { app = "web" }
   agent           demo-pi, dialled out to the edge at 127.0.0.1:%d over TLS 1.3
   tcp tunnel      web          → public %s
   labeled group   web-group    → public %s  (every agent labelled app=web)
+  http tunnel     ui           → public http://%s/  (routed by Host on the edge's http port)
 
   Try it:
     curl http://%s/
     curl http://%s/hello
+    curl http://%s/
 
   Ctrl-C to stop.
 
-`, dir, svc.Addr(), agentPort, public, group, public, group)
+`, dir, svc.Addr(), agentPort, public, group, web, public, group, web)
 	<-ctx.Done()
 	fmt.Println("\nstopping")
 	return nil
