@@ -128,4 +128,18 @@ func TestHTTPEndpointOperations(t *testing.T) {
 			t.Errorf("GET %s after the rejected reload: %d", host, code)
 		}
 	}
+
+	// A token narrowed by a reload withdraws the http tunnel it no longer
+	// allows; the host name is free at once.
+	next.Endpoints = next.Endpoints[:1]
+	for i := range next.Tokens {
+		next.Tokens[i].AllowHosts = []string{"*.elsewhere.test"}
+	}
+	writeTOML(t, path, next)
+	if code, body := e.call(t, "POST", "/api/reload", adminSecret); code != 200 || !strings.Contains(string(body), "tunnel own withdrawn") {
+		t.Fatalf("reload narrowing allow_hosts: %d %s", code, body)
+	}
+	if code, _ := get(t, c, "http://own."+testDomain+"/"); code != http.StatusNotFound {
+		t.Errorf("GET own after its tunnel was withdrawn: %d, want 404", code)
+	}
 }
