@@ -162,7 +162,7 @@ func DialKCP(ctx context.Context, addr string, cfg KCPConfig) (net.Conn, error) 
 	var b [4]byte
 	rand.Read(b[:])
 	conv := binary.LittleEndian.Uint32(b[:])
-	sess, err := kcp.NewConn4(conv, udp.RemoteAddr(), nil, cfg.DataShards, cfg.ParityShards, false, ep)
+	sess, err := kcp.NewConn4(conv, udp.RemoteAddr(), nil, 0, 0, false, ep)
 	if err != nil {
 		udp.Close()
 		return nil, fmt.Errorf("kcp session: %w", err)

@@ -7,9 +7,11 @@ import (
 )
 
 // KCPConfig is every kcp-go knob tether exposes: the agent's optional [kcp]
-// table and the edge's listener settings. Start from DefaultKCP and decode
-// over it, so absent keys keep their defaults. The FEC shards must match on
-// both ends; everything else may differ between agent and edge.
+// table; the edge's listener runs DefaultKCP. Start from DefaultKCP and
+// decode over it, so absent keys keep their defaults. The two ends may
+// differ in every setting. There is no FEC: third_party/kcp-go leaves
+// kcp-go's Reed-Solomon coder out (≈ 190 KB of router flash), and fast
+// retransmit (Resend) with no congestion window repairs random loss.
 type KCPConfig struct {
 	// Interval is kcp-go's update tick in milliseconds: retransmit timers
 	// and (with ACKNoDelay off) ACKs run on it. Requests never wait for it:
@@ -32,10 +34,6 @@ type KCPConfig struct {
 	// 2% loss, 40 ms RTT); off: ≈ +60% bulk throughput on a clean path and
 	// half the datagrams. Request latency is the same either way.
 	ACKNoDelay bool `toml:"ack_nodelay"`
-	// DataShards and ParityShards turn on Reed-Solomon FEC when both are
-	// above zero. They must equal the edge's.
-	DataShards   int `toml:"data_shards"`
-	ParityShards int `toml:"parity_shards"`
 }
 
 // DefaultKCP returns the settings that are fast on a clean link and robust
@@ -64,17 +62,11 @@ func (c KCPConfig) Validate() error {
 		{"snd_wnd", c.SndWnd, 32, 8192},
 		{"rcv_wnd", c.RcvWnd, 32, 8192},
 		{"mtu", c.MTU, 576, 1472},
-		{"data_shards", c.DataShards, 0, 128},
-		{"parity_shards", c.ParityShards, 0, 128},
 	}
 	for _, k := range checks {
 		if k.v < k.lo || k.v > k.h {
 			return &ConfigError{Key: "kcp." + k.key, Msg: fmt.Sprintf("%d is not in %d..%d", k.v, k.lo, k.h)}
 		}
-	}
-	if (c.DataShards == 0) != (c.ParityShards == 0) {
-		return &ConfigError{Key: "kcp.parity_shards", Msg: fmt.Sprintf(
-			"data_shards = %d, parity_shards = %d: set both above 0 for FEC, or both to 0", c.DataShards, c.ParityShards)}
 	}
 	return nil
 }
@@ -86,9 +78,6 @@ type ConfigError struct {
 }
 
 func (e *ConfigError) Error() string { return e.Key + ": " + e.Msg }
-
-// fec reports whether datagrams carry kcp-go's FEC header.
-func (c KCPConfig) fec() bool { return c.DataShards > 0 && c.ParityShards > 0 }
 
 // apply tunes a fresh session. Stream mode on: smux needs a byte stream and
 // full segments. Write delay off: every write is flushed at once, so no

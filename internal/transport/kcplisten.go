@@ -223,12 +223,11 @@ func (l *KCPListener) readLoop() {
 // input routes one datagram: to its address's session, to a new session
 // if it opens a conversation, or nowhere.
 func (l *KCPListener) input(b []byte, from netip.AddrPort, addr net.Addr) {
-	fec := l.cfg.fec()
 	l.mu.Lock()
 	p := l.peers[from]
 	if p != nil {
 		l.mu.Unlock()
-		if conv, ok := datagramConv(b, fec); !ok || (conv != p.conv && conv != anyConv) {
+		if conv, ok := datagramConv(b); !ok || (conv != p.conv) {
 			l.dropped.Add(1)
 			return
 		}
@@ -236,7 +235,7 @@ func (l *KCPListener) input(b []byte, from netip.AddrPort, addr net.Addr) {
 		p.ep.push(b, addr, nil)
 		return
 	}
-	conv, ok := openingConv(b, fec)
+	conv, ok := openingConv(b)
 	if !ok || l.closed || l.pending >= l.lim.MaxPending {
 		l.mu.Unlock()
 		l.dropped.Add(1)
@@ -256,7 +255,7 @@ func (l *KCPListener) newPeerLocked(from netip.AddrPort, addr net.Addr, conv uin
 	p := &kcpPeer{l: l, addr: from, conv: conv, created: l.now()}
 	p.lastSeen.Store(p.created)
 	p.ep = &udpEndpoint{UDPConn: l.udp, onRelease: func() { l.remove(p) }}
-	sess, err := kcp.NewConn4(conv, addr, nil, l.cfg.DataShards, l.cfg.ParityShards, false, p.ep)
+	sess, err := kcp.NewConn4(conv, addr, nil, 0, 0, false, p.ep)
 	if err != nil {
 		return nil, err
 	}
@@ -330,34 +329,15 @@ func (l *KCPListener) janitor() {
 }
 
 // KCP segment layout (kcp-go, little-endian): conv 4, cmd 1, frg 1, wnd 2,
-// ts 4, sn 4, una 4, len 4, then len bytes of data. With FEC every datagram
-// starts with seqid 4, flag 2 (0xf1 data, 0xf2 parity, 0xf3 out-of-band);
-// data and out-of-band ones then carry size 2 and the segment.
+// ts 4, sn 4, una 4, len 4, then len bytes of data. tether runs KCP without
+// FEC (third_party/kcp-go), so a datagram is one or more bare segments.
 const (
 	segHeader = 24
-	fecHeader = 8
 	cmdPush   = 81
-	fecData   = 0xf1
-	fecParity = 0xf2
-	fecOOB    = 0xf3
-	anyConv   = ^uint32(0) // datagramConv: a parity shard names none
 )
 
 // datagramConv returns the conversation a datagram belongs to.
-func datagramConv(b []byte, fec bool) (uint32, bool) {
-	if fec {
-		if len(b) < fecHeader {
-			return 0, false
-		}
-		switch binary.LittleEndian.Uint16(b[4:]) {
-		case fecParity:
-			return anyConv, true
-		case fecData, fecOOB:
-			b = b[fecHeader:]
-		default:
-			return 0, false
-		}
-	}
+func datagramConv(b []byte) (uint32, bool) {
 	if len(b) < 4 {
 		return 0, false
 	}
@@ -366,13 +346,7 @@ func datagramConv(b []byte, fec bool) (uint32, bool) {
 
 // openingConv returns the conversation a datagram opens: its first segment
 // must be the first data of a fresh session (PUSH, sn 0, una 0) and fit.
-func openingConv(b []byte, fec bool) (uint32, bool) {
-	if fec {
-		if len(b) < fecHeader || binary.LittleEndian.Uint16(b[4:]) != fecData {
-			return 0, false
-		}
-		b = b[fecHeader:]
-	}
+func openingConv(b []byte) (uint32, bool) {
 	if len(b) < segHeader || b[4] != cmdPush {
 		return 0, false
 	}

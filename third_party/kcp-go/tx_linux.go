@@ -1,0 +1,60 @@
+// The MIT License (MIT)
+//
+// Copyright (c) 2015 xtaci
+//
+// Permission is hereby granted, free of charge, to any person obtaining a copy
+// of this software and associated documentation files (the "Software"), to deal
+// in the Software without restriction, including without limitation the rights
+// to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+// copies of the Software, and to permit persons to whom the Software is
+// furnished to do so, subject to the following conditions:
+//
+// The above copyright notice and this permission notice shall be included in all
+// copies or substantial portions of the Software.
+//
+// THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+// IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+// FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+// AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+// LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+// OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+// SOFTWARE.
+
+//go:build linux
+
+package kcp
+
+import (
+	"github.com/pkg/errors"
+	"golang.org/x/net/ipv4"
+)
+
+// tx is the optimized Linux transmit path, using the sendmmsg syscall to send
+// multiple UDP packets in a single system call.
+func (s *UDPSession) tx(txqueue []ipv4.Message) {
+	// default version
+	if s.platform.batchConn == nil {
+		s.defaultTx(txqueue)
+		return
+	}
+
+	// x/net version
+	nbytes := 0
+	npkts := 0
+	for len(txqueue) > 0 {
+		n, err := s.platform.batchConn.WriteBatch(txqueue, 0)
+		if err != nil {
+			s.notifyWriteError(errors.WithStack(err))
+			break
+		}
+
+		for k := range txqueue[:n] {
+			nbytes += len(txqueue[k].Buffers[0])
+		}
+		npkts += n
+		txqueue = txqueue[n:]
+	}
+
+	DefaultSnmp.addOutPkts(npkts)
+	DefaultSnmp.addOutBytes(nbytes)
+}
