@@ -170,7 +170,7 @@ func (e *staleConnError) Unwrap() error { return e.err }
 // by the caller; pc goes back to the pool at its end. Cancelling req's
 // context closes pc, which ends any read or write on it.
 func (t *tunnel) exchange(pc *poolConn, req *http.Request) (*http.Response, error) {
-	lim := t.sess.srv.cfg.Limits
+	lim := t.sess.srv.limits()
 	stop := context.AfterFunc(req.Context(), func() { pc.c.Close() })
 	fail := func(err error) (*http.Response, error) {
 		stop()

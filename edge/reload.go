@@ -77,6 +77,13 @@ func (s *Server) reloadLocked(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The admin API listens where it did at start until a restart: the new
+	// [admin] must be safe there, not only at the new listen.admin.
+	running := *cfg
+	running.Listen.Admin = s.cfg.Listen.Admin
+	if err := running.validateAdmin(); err != nil {
+		return nil, fmt.Errorf("%w (the admin API listens on %s until the edge restarts)", err, s.cfg.Listen.Admin)
+	}
 	old := s.cur.Load()
 	var changes []string
 	note := func(warn bool, format string, args ...any) {

@@ -205,3 +205,35 @@ func contains(subs ...string) func([]byte) string {
 		return ""
 	}
 }
+
+// A reload cannot take the token off an admin API that listens beyond
+// loopback: the listener keeps its start-up address until a restart, so
+// the new config is judged there, even if it moves listen.admin to
+// loopback. The old token keeps working; no caller gets in without it.
+func TestAdminReloadKeepsTokenOffLoopback(t *testing.T) {
+	p := newPKI(t)
+	cfg := p.edgeConfig(t)
+	cfg.Listen.Admin = "0.0.0.0:0" // every address; the test calls it on 127.0.0.1 only
+	sum := sha256sum(adminSecret)
+	cfg.Admin.TokenSHA256 = hex.EncodeToString(sum[:])
+	path := filepath.Join(t.TempDir(), "edge.toml")
+	writeTOML(t, path, cfg)
+	re := startEdge(t, cfg, func(s *edge.Server) { s.ConfigPath = path })
+	_, port, _ := strings.Cut(re.AdminAddr().String(), "]:")
+	e := &opsEdge{runningEdge: re, path: path, admin: "http://127.0.0.1:" + port}
+
+	next := e.config(t)
+	next.Listen.Admin = "127.0.0.1:0"
+	next.Admin.TokenSHA256 = ""
+	writeTOML(t, path, next)
+	code, body := e.call(t, "POST", "/api/reload", adminSecret)
+	if code != http.StatusBadRequest || !strings.Contains(string(body), "listens on 0.0.0.0:0 until the edge restarts") {
+		t.Fatalf("reload that drops the token: %d %s", code, body)
+	}
+	if code, body := e.call(t, "GET", "/api/agents", ""); code != http.StatusUnauthorized {
+		t.Fatalf("after the rejected reload, no token: %d %s", code, body)
+	}
+	if code, _ := e.call(t, "GET", "/api/agents", adminSecret); code != http.StatusOK {
+		t.Fatalf("after the rejected reload, the token: %d", code)
+	}
+}
