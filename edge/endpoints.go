@@ -201,7 +201,9 @@ func (g *groupSet) plan(cfgs []EndpointConfig) (*endpointPlan, error) {
 			p.next = append(p.next, old)
 			continue
 		}
-		e := newEndpoint(c, g.srv.log)
+		// With its stats from the start: setEndpoints routes its host name
+		// before apply runs.
+		e := g.newEndpoint(c)
 		if err := g.listen(e); err != nil {
 			p.abort()
 			return nil, err
@@ -251,6 +253,10 @@ func (g *groupSet) apply(p *endpointPlan) {
 			}
 		}
 	}()
+	kept := map[string]bool{}
+	for _, e := range p.next {
+		kept[e.cfg.Name] = true
+	}
 	for _, e := range p.removed {
 		if e.ln != nil {
 			e.ln.Close()
@@ -262,7 +268,9 @@ func (g *groupSet) apply(p *endpointPlan) {
 		for _, t := range members {
 			t.groups = slices.DeleteFunc(t.groups, func(x *endpoint) bool { return x == e })
 		}
-		g.srv.metrics.forget(e.cfg.Name)
+		if !kept[e.cfg.Name] { // a replaced endpoint keeps its series
+			g.srv.metrics.forget(e.cfg.Name)
+		}
 		e.log.Info("endpoint removed", "members_dropped", len(members))
 	}
 	for e, c := range p.changed {
@@ -283,7 +291,6 @@ func (g *groupSet) apply(p *endpointPlan) {
 		e.log.Info("endpoint changed", "labels", wire.FormatLabels(c.Labels), "balance", c.Balance, "access_log", c.AccessLog)
 	}
 	for _, e := range p.added {
-		e.stats = g.srv.metrics.route(e.cfg.Name)
 		for t := range g.labeled {
 			if e.selects(t.labels) {
 				e.add(t)

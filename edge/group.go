@@ -83,7 +83,7 @@ func (e *endpoint) pick(tried []*tunnel) *tunnel {
 			// Scan from a rotating start so ties (an idle group) spread
 			// round-robin instead of all landing on the first member.
 			var best *tunnel
-			start := int(e.next.Add(1)-1) % n
+			start := e.turn(n)
 			for i := 0; i < n; i++ {
 				m := e.members[(start+i)%n]
 				if contains(tried, m) || (!allowStale && m.sess.stale(now)) {
@@ -102,7 +102,7 @@ func (e *endpoint) pick(tried []*tunnel) *tunnel {
 		if e.cfg.Balance == Random {
 			start = rand.IntN(n)
 		} else {
-			start = int(e.next.Add(1)-1) % n
+			start = e.turn(n)
 		}
 		for i := 0; i < n; i++ {
 			m := e.members[(start+i)%n]
@@ -112,6 +112,13 @@ func (e *endpoint) pick(tried []*tunnel) *tunnel {
 		}
 	}
 	return nil
+}
+
+// turn is the next round-robin start in [0, n). The counter is reduced
+// before the conversion: on 32-bit edges (armv7, mips) int(counter) turns
+// negative after 2³¹ picks.
+func (e *endpoint) turn(n int) int {
+	return int((e.next.Add(1) - 1) % uint64(n))
 }
 
 func contains(ts []*tunnel, t *tunnel) bool {
