@@ -240,6 +240,12 @@ func (a *Agent) Apply(cfg *Config) error {
 	}
 	a.mu.Lock()
 	a.tunnels = slices.Clone(cfg.Tunnels)
+	if a.next != nil {
+		// A reconnect is pending: it dials with this config now (the keys
+		// it was prepared for are the same), so switchConfig keeps these
+		// tunnels instead of the pending config's.
+		a.next.cfg = cfg
+	}
 	cur := a.cur
 	a.mu.Unlock()
 	for _, t := range removed {

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -38,5 +40,35 @@ func TestReconnectKeys(t *testing.T) {
 				t.Fatalf("reconnectKeys = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A tunnel-only reload that comes while a reconnect is pending (the agent
+// has not redialed yet) is not lost when the pending config goes in force.
+func TestReloadDuringPendingReconnect(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Edge, cfg.Token, cfg.ID, cfg.HardwareLabels = "127.0.0.1:7443", "secret", "pi-1", false
+	cfg.Tunnels = []TunnelConfig{{Name: "ssh", Proto: "tcp", Addr: "127.0.0.1:22"}}
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	relabel := *cfg
+	relabel.Labels = map[string]string{"site": "paris"} // reconnects
+	if err := a.Apply(&relabel); err != nil {
+		t.Fatal(err)
+	}
+	more := relabel
+	more.Tunnels = append(slices.Clone(relabel.Tunnels), TunnelConfig{Name: "web", Proto: "tcp", Addr: "127.0.0.1:80"})
+	if err := a.Apply(&more); err != nil {
+		t.Fatal(err)
+	}
+	a.switchConfig()
+	var names []string
+	for _, tc := range a.tunnelList() {
+		names = append(names, tc.Name)
+	}
+	if got := strings.Join(names, " "); got != "ssh web" || a.Labels()["site"] != "paris" {
+		t.Fatalf("after the pending reconnect: tunnels %q, labels %v", got, a.Labels())
 	}
 }
