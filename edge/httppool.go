@@ -134,7 +134,8 @@ func (t *tunnel) dial(ctx context.Context) (*poolConn, error) {
 // roundTrip sends req to the tunnel's device over a pooled stream. A
 // stream that turns out dead before any of the response arrived is
 // replaced once, when the request can be sent again (no body, or a body
-// kept by GetBody).
+// kept by GetBody) and sending it twice is harmless: it never went out
+// whole, or its method is idempotent (net/http's Transport rule).
 func (t *tunnel) roundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		pc := t.pool.getIdle()
@@ -151,7 +152,7 @@ func (t *tunnel) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 		var fresh *staleConnError
 		replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-		if !reused || attempt > 0 || !errors.As(err, &fresh) || !replayable {
+		if !reused || attempt > 0 || !errors.As(err, &fresh) || !replayable || (fresh.sent && !idempotent(req)) {
 			return nil, err
 		}
 		if req.GetBody != nil {
@@ -161,7 +162,12 @@ func (t *tunnel) roundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // staleConnError: a reused stream failed before a byte of the response.
-type staleConnError struct{ err error }
+// sent: the whole request went out first, so the device may have acted on
+// it.
+type staleConnError struct {
+	err  error
+	sent bool
+}
 
 func (e *staleConnError) Error() string { return "keep-alive stream closed: " + e.err.Error() }
 func (e *staleConnError) Unwrap() error { return e.err }
@@ -181,17 +187,17 @@ func (t *tunnel) exchange(pc *poolConn, req *http.Request) (*http.Response, erro
 		return nil, err
 	}
 	if err := req.Write(pc.bw); err != nil {
-		return fail(&staleConnError{err})
+		return fail(&staleConnError{err: err})
 	}
 	if err := pc.bw.Flush(); err != nil {
-		return fail(&staleConnError{err})
+		return fail(&staleConnError{err: err})
 	}
 	pc.c.SetReadDeadline(time.Now().Add(lim.HTTPResponseTimeout))
 	if _, err := pc.br.Peek(1); err != nil {
 		if isTimeout(err) {
 			return fail(errHeaderTimeout{lim.HTTPResponseTimeout})
 		}
-		return fail(&staleConnError{err})
+		return fail(&staleConnError{err: err, sent: true})
 	}
 	var resp *http.Response
 	for {
@@ -277,4 +283,15 @@ func (u *upgradedConn) Close() error {
 // budget, so idle HTTP streams never starve its other tunnels.
 func (t *tunnel) maxIdle() int {
 	return max(t.sess.lim.MaxStreamsPerAgent/2, 1)
+}
+
+// idempotent reports whether req may be sent twice: GET, HEAD, OPTIONS,
+// TRACE, or a request that carries an Idempotency-Key.
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, ok := req.Header["Idempotency-Key"]
+	return ok
 }

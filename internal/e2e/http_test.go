@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"net/http"
@@ -329,7 +330,11 @@ func TestHTTPPooledStreamClosedByDevice(t *testing.T) {
 	c := e.webClient(t, p)
 	for i, post := range []bool{false, false, true} {
 		if post {
-			resp, err := c.Post("http://idle.tether.test/", "text/plain", strings.NewReader("body"))
+			// Idempotent by its key: the edge may resend it (with its body)
+			// even when the dead stream had taken the whole request.
+			req, _ := http.NewRequest("POST", "http://idle.tether.test/", strings.NewReader("body"))
+			req.Header.Set("Idempotency-Key", "k1")
+			resp, err := c.Do(req)
 			if err != nil || resp.StatusCode != 200 {
 				t.Fatalf("POST after the device closed the idle stream: %v %v", err, resp)
 			}
@@ -342,6 +347,66 @@ func TestHTTPPooledStreamClosedByDevice(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the service never closed its idle connection")
 		}
+	}
+}
+
+// A pooled stream that dies after the whole request went out (the device
+// read it, then closed without an answer): a GET is sent again over a fresh
+// stream, a POST is not, so the device never acts on it twice. The rule of
+// net/http's Transport and nginx's proxy_next_upstream.
+func TestHTTPPostNotReplayed(t *testing.T) {
+	p := newWebPKI(t)
+	e := startEdge(t, p.webEdgeConfig(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	seen := map[string]int{} // method → requests the device read
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { // answers the first request of a connection, drops the second unanswered
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for n := 1; ; n++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					mu.Lock()
+					seen[req.Method]++
+					mu.Unlock()
+					if n == 2 {
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	startAgent(t, p.agentConfig(e.addr(), "pi", agent.TunnelConfig{Name: "web", Proto: "http", Addr: ln.Addr().String(), Subdomain: "once"})).up(t)
+	c := e.webClient(t, p)
+	const url = "http://once.tether.test/"
+	for i := 0; i < 2; i++ { // the second GET meets the dropped connection and is resent
+		if code, body := get(t, c, url); code != 200 {
+			t.Fatalf("GET %d: %d %q", i, code, body)
+		}
+	}
+	resp, err := c.Post(url, "text/plain", strings.NewReader("pay once"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if resp.StatusCode != http.StatusBadGateway || seen["POST"] != 1 || seen["GET"] != 3 {
+		t.Fatalf("POST on a stream that died after the request: %d; the device read %v (want 502, POST 1, GET 3)", resp.StatusCode, seen)
 	}
 }
 
