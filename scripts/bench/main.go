@@ -41,11 +41,23 @@ func add(r row) { rows = append(rows, r) }
 
 func pass(ok bool) *bool { return &ok }
 
+// parts are the parts -only asked for; nil means all.
+var parts map[string]bool
+
+func want(part string) bool { return parts == nil || parts[part] }
+
 func main() {
 	jsonOut := flag.String("json", "bench.json", "write the figures here (empty: do not)")
 	secs := flag.Int("t", 5, "seconds per iperf3/wrk run")
 	fleetN := flag.Int("fleet", 1000, "agents for the edge memory figures (0: skip)")
+	only := flag.String("only", "", "measure only these parts, comma-separated: tcp, http, latency, fleet, sizes (default: all)")
 	flag.Parse()
+	if *only != "" {
+		parts = map[string]bool{}
+		for _, p := range strings.Split(*only, ",") {
+			parts[strings.TrimSpace(p)] = true
+		}
+	}
 	if err := run(*secs, *fleetN); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -200,6 +212,9 @@ labels = { app = "web" }
 	// Throughput, one stream and four.
 	direct := fmt.Sprintf("127.0.0.1:%d", iperfPort)
 	for _, streams := range []int{1, 4} {
+		if !want("tcp") {
+			break
+		}
 		d, err := iperf3(direct, streams, secs)
 		if err != nil {
 			return err
@@ -215,8 +230,44 @@ labels = { app = "web" }
 		add(r)
 	}
 
-	// HTTP with keep-alive through the tunnel.
-	dRPS, dP50, dP99, err := wrk("http://"+httpLn.Addr().String()+"/", "", secs)
+	if want("http") {
+		if err := httpLoads(secs, httpLn.Addr().String(), httpPort, public["http"]); err != nil {
+			return err
+		}
+	}
+	if want("tcp") || want("http") {
+		hwm := hwmKiB(agent.Process.Pid) // after bulk and 50-connection loads
+		add(row{Name: "agent RSS peak, after bulk and HTTP loads", Value: float64(hwm) / 1024, Unit: "MiB", Budget: "≤ 24 MiB", Pass: pass(hwm <= 24<<10)})
+	}
+
+	if want("latency") {
+		// One small request/response at a time.
+		dl, err := roundTrips(echoLn.Addr().String(), 5000)
+		if err != nil {
+			return err
+		}
+		tl, err := roundTrips(public["echo"], 5000)
+		if err != nil {
+			return err
+		}
+		added := tl - dl
+		add(row{Name: "added latency per small request, p50", Value: added, Unit: "ms", Baseline: dl, Budget: "≤ 0.15 ms", Pass: pass(added <= 0.15)})
+	}
+	if want("fleet") && fleetN > 0 {
+		if err := fleet(dir, fleetN); err != nil {
+			return err
+		}
+	}
+	if want("sizes") {
+		return sizes(dir)
+	}
+	return nil
+}
+
+// httpLoads runs wrk with keep-alive at the local service, through the
+// http endpoint and through a tcp tunnel.
+func httpLoads(secs int, local string, httpPort int, tcpTunnel string) error {
+	dRPS, dP50, dP99, err := wrk("http://"+local+"/", "", secs)
 	if err != nil {
 		return err
 	}
@@ -229,75 +280,65 @@ labels = { app = "web" }
 	add(row{Name: "HTTP keep-alive requests/s (wrk -c50, http endpoint)", Value: hRPS, Unit: "req/s", Baseline: dRPS, Ratio: hRPS / dRPS, Budget: "≥ 0.40×", Pass: pass(hRPS/dRPS >= 0.40)})
 	add(row{Name: "  latency p50 under that load", Value: hP50, Unit: "ms", Baseline: dP50})
 	add(row{Name: "  latency p99 under that load", Value: hP99, Unit: "ms", Baseline: dP99})
-	tRPS, tP50, tP99, err := wrk("http://"+public["http"]+"/", "", secs)
+	tRPS, tP50, tP99, err := wrk("http://"+tcpTunnel+"/", "", secs)
 	if err != nil {
 		return err
 	}
 	add(row{Name: "HTTP keep-alive requests/s (wrk -c50, tcp tunnel)", Value: tRPS, Unit: "req/s", Baseline: dRPS, Ratio: tRPS / dRPS})
 	add(row{Name: "  latency p50 under that load", Value: tP50, Unit: "ms", Baseline: dP50})
 	add(row{Name: "  latency p99 under that load", Value: tP99, Unit: "ms", Baseline: dP99})
-	hwm := hwmKiB(agent.Process.Pid) // after bulk and 50-connection loads
-	add(row{Name: "agent RSS peak, after bulk and HTTP loads", Value: float64(hwm) / 1024, Unit: "MiB", Budget: "≤ 24 MiB", Pass: pass(hwm <= 24<<10)})
+	return nil
+}
 
-	// One small request/response at a time.
-	dl, err := roundTrips(echoLn.Addr().String(), 5000)
+// fleet measures the edge under fleetN idle agents (tether-fleetbench).
+func fleet(dir string, fleetN int) error {
+	f := filepath.Join(dir, "fleet.json")
+	cmd := exec.Command("bin/tether-fleetbench", "-n", strconv.Itoa(fleetN), "-fleet", "bin/tether-fleet", "-idle", "5s", "-json", f)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("fleetbench: %v\n%s", err, out)
+	}
+	var fr struct {
+		N          int     `json:"n"`
+		Connect    float64 `json:"connect_s"`
+		HeapStack  float64 `json:"heap_stack_per_session_after_churn_kib"`
+		RSS        float64 `json:"rss_per_session_kib"`
+		RSSChurn   float64 `json:"rss_per_session_after_churn_kib"`
+		Goroutines float64 `json:"goroutines_per_session"`
+		Idle       float64 `json:"idle_cpu_percent"`
+		RouteP50   float64 `json:"route_p50_us"`
+		DirectP50  float64 `json:"direct_p50_us"`
+		Storm      float64 `json:"storm_s"`
+	}
+	data, err := os.ReadFile(f)
+	if err == nil {
+		err = json.Unmarshal(data, &fr)
+	}
+	if err == nil && (fr.N != fleetN || fr.HeapStack <= 0 || fr.RSS <= 0 || fr.Storm <= 0) {
+		err = fmt.Errorf("figures missing in %s", data)
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("fleetbench results: %w", err)
 	}
-	tl, err := roundTrips(public["echo"], 5000)
-	if err != nil {
-		return err
+	n := strconv.Itoa(fleetN)
+	add(row{Name: "all " + n + " agents connected, from start", Value: fr.Connect, Unit: "s"})
+	add(row{Name: "edge heap+stack per idle session, after churn (" + n + ")", Value: fr.HeapStack, Unit: "KiB", Budget: "≤ 100 KiB", Pass: pass(fr.HeapStack <= 100)})
+	add(row{Name: "edge RSS per idle session, fresh edge (" + n + ")", Value: fr.RSS, Unit: "KiB", Budget: "≤ 56 KiB", Pass: pass(fr.RSS <= 56)})
+	add(row{Name: "edge RSS per idle session, after churn (" + n + ")", Value: fr.RSSChurn, Unit: "KiB"})
+	add(row{Name: "edge goroutines per idle session", Value: fr.Goroutines, Unit: ""})
+	add(row{Name: "edge CPU while " + n + " agents idle", Value: fr.Idle, Unit: "% core"})
+	add(row{Name: "connect + first byte via a group of " + n + ", p50", Value: fr.RouteP50 / 1000, Unit: "ms", Baseline: fr.DirectP50 / 1000})
+	// The 60 s budget is for 10,000 agents: at a smaller fleet the
+	// figure is shown, not judged (make bench FLEET=10000 judges it).
+	storm := row{Name: "all " + n + " agents back after an edge restart", Value: fr.Storm, Unit: "s"}
+	if fleetN >= 10000 {
+		storm.Budget, storm.Pass = "≤ 60 s (10,000)", pass(fr.Storm <= 60)
 	}
-	added := tl - dl
-	add(row{Name: "added latency per small request, p50", Value: added, Unit: "ms", Baseline: dl, Budget: "≤ 0.15 ms", Pass: pass(added <= 0.15)})
+	add(storm)
+	return nil
+}
 
-	// Edge memory per idle session.
-	if fleetN > 0 {
-		f := filepath.Join(dir, "fleet.json")
-		cmd := exec.Command("bin/tether-fleetbench", "-n", strconv.Itoa(fleetN), "-fleet", "bin/tether-fleet", "-idle", "5s", "-json", f)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("fleetbench: %v\n%s", err, out)
-		}
-		var fr struct {
-			N          int     `json:"n"`
-			Connect    float64 `json:"connect_s"`
-			HeapStack  float64 `json:"heap_stack_per_session_after_churn_kib"`
-			RSS        float64 `json:"rss_per_session_kib"`
-			RSSChurn   float64 `json:"rss_per_session_after_churn_kib"`
-			Goroutines float64 `json:"goroutines_per_session"`
-			Idle       float64 `json:"idle_cpu_percent"`
-			RouteP50   float64 `json:"route_p50_us"`
-			DirectP50  float64 `json:"direct_p50_us"`
-			Storm      float64 `json:"storm_s"`
-		}
-		data, err := os.ReadFile(f)
-		if err == nil {
-			err = json.Unmarshal(data, &fr)
-		}
-		if err == nil && (fr.N != fleetN || fr.HeapStack <= 0 || fr.RSS <= 0 || fr.Storm <= 0) {
-			err = fmt.Errorf("figures missing in %s", data)
-		}
-		if err != nil {
-			return fmt.Errorf("fleetbench results: %w", err)
-		}
-		n := strconv.Itoa(fleetN)
-		add(row{Name: "all " + n + " agents connected, from start", Value: fr.Connect, Unit: "s"})
-		add(row{Name: "edge heap+stack per idle session, after churn (" + n + ")", Value: fr.HeapStack, Unit: "KiB", Budget: "≤ 100 KiB", Pass: pass(fr.HeapStack <= 100)})
-		add(row{Name: "edge RSS per idle session, fresh edge (" + n + ")", Value: fr.RSS, Unit: "KiB", Budget: "≤ 56 KiB", Pass: pass(fr.RSS <= 56)})
-		add(row{Name: "edge RSS per idle session, after churn (" + n + ")", Value: fr.RSSChurn, Unit: "KiB"})
-		add(row{Name: "edge goroutines per idle session", Value: fr.Goroutines, Unit: ""})
-		add(row{Name: "edge CPU while " + n + " agents idle", Value: fr.Idle, Unit: "% core"})
-		add(row{Name: "connect + first byte via a group of " + n + ", p50", Value: fr.RouteP50 / 1000, Unit: "ms", Baseline: fr.DirectP50 / 1000})
-		// The 60 s budget is for 10,000 agents: at a smaller fleet the
-		// figure is shown, not judged (make bench FLEET=10000 judges it).
-		storm := row{Name: "all " + n + " agents back after an edge restart", Value: fr.Storm, Unit: "s"}
-		if fleetN >= 10000 {
-			storm.Budget, storm.Pass = "≤ 60 s (10,000)", pass(fr.Storm <= 60)
-		}
-		add(storm)
-	}
-
-	// Binary sizes, built with the release recipe.
+// sizes builds the release binaries of four targets and reports them.
+func sizes(dir string) error {
 	sizes := filepath.Join(dir, "dist")
 	cmd := exec.Command("sh", "scripts/dist.sh", "--no-archive", "--no-budget", "--out", sizes, "linux-mipsle-softfloat", "linux-armv7", "linux-arm64", "linux-amd64")
 	if out, err := cmd.CombinedOutput(); err != nil {

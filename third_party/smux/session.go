@@ -133,6 +133,13 @@ type Session struct {
 	chShaperDone     chan struct{}
 	chShaperPending  chan struct{}
 	chShaperConsumed chan struct{}
+
+	// tether: wmu is held while a frame goes to conn, by sendLoop or by a
+	// writer that found nothing queued and writes on its own goroutine
+	// (writeDirect). directHdr and directVec are writeDirect's, under wmu.
+	wmu       sync.Mutex
+	directHdr [headerSize]byte
+	directVec [2][]byte
 }
 
 func newSession(config *Config, conn io.ReadWriteCloser, client bool) *Session {
@@ -738,6 +745,7 @@ EVENT_LOOP:
 				binary.LittleEndian.PutUint32(buf[4:], request.frame.sid)
 
 				// support for scatter-gather I/O
+				s.wmu.Lock()
 				if len(vec) > 0 {
 					vec[0] = buf[:headerSize]
 					vec[1] = request.frame.data
@@ -746,6 +754,7 @@ EVENT_LOOP:
 					copy(buf[headerSize:], request.frame.data)
 					n, err = s.conn.Write(buf[:headerSize+len(request.frame.data)])
 				}
+				s.wmu.Unlock()
 				if err == nil && n != headerSize+len(request.frame.data) {
 					err = io.ErrShortWrite
 				}
@@ -783,6 +792,11 @@ func (s *Session) writeControlFrame(f Frame) (n int, err error) {
 
 // internal writeFrame version to support deadline used in keepalive
 func (s *Session) writeFrameInternal(f Frame, deadline <-chan time.Time, class CLASSID) (int, error) {
+	if deadline == nil {
+		if n, ok, err := s.writeDirect(f); ok {
+			return n, err
+		}
+	}
 	// get result channel from pool
 	resultCh := resultChanPool.Get().(chan writeResult)
 
@@ -836,4 +850,60 @@ func (s *Session) writeFrameInternal(f Frame, deadline <-chan time.Time, class C
 		// Cannot recycle channel here - sendLoop may still write to it
 		return 0, ErrTimeout
 	}
+}
+
+// writeDirect (tether) writes f on the caller's goroutine when nothing is
+// queued for the shaper and no other frame is being written: the common case
+// of one busy stream, or of one small request at a time, then costs no
+// goroutine handoff (three otherwise: shaper, sendLoop, result). It reports
+// false, having written nothing, when the frame must take the queue. A
+// stream writes one frame at a time, so its frames stay in order either way;
+// frames of different streams were never ordered. Only frames without a
+// deadline come here: the queue is what lets a writer give up at its
+// deadline while the conn is blocked (control frames, keepalives, streams
+// with a write deadline).
+func (s *Session) writeDirect(f Frame) (int, bool, error) {
+	if len(s.shaper) > 0 || s.sq.Len() > 0 || !s.wmu.TryLock() {
+		return 0, false, nil
+	}
+	defer s.wmu.Unlock()
+	if s.IsClosed() {
+		return 0, true, io.ErrClosedPipe
+	}
+	select {
+	case <-s.chSocketWriteError:
+		return 0, true, s.socketWriteError.Load().(error)
+	default:
+	}
+	hdr := s.directHdr[:]
+	hdr[0] = f.ver
+	hdr[1] = f.cmd
+	binary.LittleEndian.PutUint16(hdr[2:], uint16(len(f.data)))
+	binary.LittleEndian.PutUint32(hdr[4:], f.sid)
+	var n int
+	var err error
+	if bw, ok := s.conn.(interface {
+		WriteBuffers(v [][]byte) (n int, err error)
+	}); ok {
+		s.directVec[0], s.directVec[1] = hdr, f.data
+		n, err = bw.WriteBuffers(s.directVec[:])
+		s.directVec[1] = nil
+	} else {
+		pbuf := defaultAllocator.Get(headerSize + len(f.data))
+		buf := (*pbuf)[:headerSize+len(f.data)]
+		copy(buf, hdr)
+		copy(buf[headerSize:], f.data)
+		n, err = s.conn.Write(buf)
+		defaultAllocator.Put(pbuf)
+	}
+	if err == nil && n != headerSize+len(f.data) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		s.notifyWriteError(err)
+	}
+	if n -= headerSize; n < 0 {
+		n = 0
+	}
+	return n, true, err
 }
