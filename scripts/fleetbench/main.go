@@ -57,31 +57,38 @@ type result struct {
 
 func main() {
 	n := flag.Int("n", 1000, "agents")
+	perProc := flag.Int("per-process", 5000, "agents per tether-fleet process (each needs 2 file descriptors)")
 	fleetBin := flag.String("fleet", "bin/tether-fleet", "tether-fleet binary")
 	idle := flag.Duration("idle", 20*time.Second, "how long to measure idle CPU")
 	jsonOut := flag.String("json", "", "write the figures to this file")
 	memProfile = flag.String("memprofile", "", "write a heap profile of the edge with the fleet connected")
 	flag.Parse()
 	raiseNoFile()
-	if err := run(*n, *fleetBin, *idle, *jsonOut); err != nil {
+	if err := run(*n, *perProc, *fleetBin, *idle, *jsonOut); err != nil {
 		fmt.Fprintln(os.Stderr, "fleetbench:", err)
 		os.Exit(1)
 	}
 }
 
 type bench struct {
-	n        int
-	dir      string
-	cfg      *edge.Config
-	srv      *edge.Server
-	cancel   context.CancelFunc
-	done     chan error
-	up       atomic.Int64
-	fleetCmd *exec.Cmd
-	fleetIn  io.WriteCloser
+	n       int
+	dir     string
+	cfg     *edge.Config
+	srv     *edge.Server
+	cancel  context.CancelFunc
+	done    chan error
+	perProc int
+	fleets  []*fleetProc
 }
 
-func run(n int, fleetBin string, idle time.Duration, jsonOut string) error {
+// fleetProc is one tether-fleet process and its count of connected agents.
+type fleetProc struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	up  atomic.Int64
+}
+
+func run(n, perProc int, fleetBin string, idle time.Duration, jsonOut string) error {
 	dir, err := os.MkdirTemp("", "fleetbench-")
 	if err != nil {
 		return err
@@ -110,7 +117,7 @@ func run(n int, fleetBin string, idle time.Duration, jsonOut string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	b := &bench{n: n, dir: dir, cfg: cfg}
+	b := &bench{n: n, perProc: max(perProc, 1), dir: dir, cfg: cfg}
 	r := result{N: n}
 
 	base := memNow()
@@ -278,45 +285,67 @@ func (b *bench) stopEdge() {
 	}
 }
 
+// startFleet runs the agents in tether-fleet processes of at most
+// perProc agents each: an agent holds two descriptors (its session and
+// its local service's listener), and a process may have only so many.
 func (b *bench) startFleet(bin, ca string) error {
-	cmd := exec.Command(bin, "-n", strconv.Itoa(b.n), "-edge", b.cfg.Listen.Agents, "-ca", ca, "-token", token)
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w (go build -o bin/ ./scripts/fleet)", bin, err)
-	}
-	b.fleetCmd, b.fleetIn = cmd, in
-	b.up.Store(0)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "up "); ok {
-				n, _ := strconv.Atoi(v)
-				b.up.Store(int64(n))
-			}
+	b.fleets = nil
+	for i, left := 0, b.n; left > 0; i++ {
+		n := min(left, b.perProc)
+		left -= n
+		cmd := exec.Command(bin, "-n", strconv.Itoa(n), "-edge", b.cfg.Listen.Agents, "-ca", ca, "-token", token,
+			"-prefix", fmt.Sprintf("sim%d", i))
+		cmd.Stderr = os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
 		}
-	}()
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w (go build -o bin/ ./scripts/fleet)", bin, err)
+		}
+		f := &fleetProc{cmd: cmd, in: in}
+		b.fleets = append(b.fleets, f)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if v, ok := strings.CutPrefix(sc.Text(), "up "); ok {
+					n, _ := strconv.Atoi(v)
+					f.up.Store(int64(n))
+				}
+			}
+		}()
+	}
 	return nil
 }
 
 func (b *bench) stopFleet() {
-	b.fleetIn.Close()
-	b.fleetCmd.Wait()
+	for _, f := range b.fleets {
+		f.in.Close()
+	}
+	for _, f := range b.fleets {
+		f.cmd.Wait()
+	}
+}
+
+// up is how many agents the fleet processes report connected.
+func (b *bench) up() int64 {
+	var n int64
+	for _, f := range b.fleets {
+		n += f.up.Load()
+	}
+	return n
 }
 
 func (b *bench) waitUp(n int, within time.Duration) error {
 	deadline := time.Now().Add(within)
-	for b.up.Load() != int64(n) {
+	for b.up() != int64(n) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d agents up after %v", b.up.Load(), n, within)
+			return fmt.Errorf("%d of %d agents up after %v", b.up(), n, within)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
