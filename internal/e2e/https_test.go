@@ -29,13 +29,15 @@ func TestHTTPSHTTP2(t *testing.T) {
 	if resp.ProtoMajor != 2 || field(string(b), "id") != "h2" || field(string(b), "xfproto") != "https" {
 		t.Fatalf("got %s %q, want HTTP/2 from the device", resp.Proto, b)
 	}
-	if curl, err := exec.LookPath("curl"); err == nil {
-		port := e.HTTPSAddr().(*net.TCPAddr).Port
-		out, err := exec.Command(curl, "-sS", "--http2", "--max-time", "10", "--cacert", p.CACert, "-o", "/dev/null", "-w", "%{http_version}",
-			"--resolve", fmt.Sprintf("h2.tether.test:%d:127.0.0.1", port), fmt.Sprintf("https://h2.tether.test:%d/", port)).CombinedOutput()
-		if err != nil || string(out) != "2" {
-			t.Errorf("curl --http2: %v %q", err, out)
-		}
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal("curl is required (apt-get install curl)")
+	}
+	port := e.HTTPSAddr().(*net.TCPAddr).Port
+	out, err := exec.Command(curl, "-sS", "--http2", "--max-time", "10", "--cacert", p.CACert, "-o", "/dev/null", "-w", "%{http_version}",
+		"--resolve", fmt.Sprintf("h2.tether.test:%d:127.0.0.1", port), fmt.Sprintf("https://h2.tether.test:%d/", port)).CombinedOutput()
+	if err != nil || string(out) != "2" {
+		t.Errorf("curl --http2: %v %q", err, out)
 	}
 }
 
@@ -112,16 +114,15 @@ func TestTLSPassthrough(t *testing.T) {
 		c.Close()
 	}
 	// openssl verifies the device's certificate too.
-	if openssl, err := exec.LookPath("openssl"); err == nil {
-		cmd := exec.Command(openssl, "s_client", "-connect", e.HTTPSAddr().String(), "-servername", "secure.tether.test",
-			"-CAfile", secureCA, "-verify_return_error", "-verify_hostname", "secure.tether.test")
-		cmd.Stdin = strings.NewReader("")
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "Verify return code: 0 (ok)") {
-			t.Errorf("openssl s_client: %v\n%s", err, out)
-		}
-	} else {
-		t.Log("openssl not installed: s_client check skipped")
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl is required (scripts/install-test-tools.sh, or apt-get install openssl)")
+	}
+	cmd := exec.Command(openssl, "s_client", "-connect", e.HTTPSAddr().String(), "-servername", "secure.tether.test",
+		"-CAfile", secureCA, "-verify_return_error", "-verify_hostname", "secure.tether.test")
+	cmd.Stdin = strings.NewReader("")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Verify return code: 0 (ok)") {
+		t.Errorf("openssl s_client: %v\n%s", err, out)
 	}
 	// allow_cidrs on a tls tunnel: loopback is not in 10/8, the edge hangs up.
 	c, err := tls.Dial("tcp", e.HTTPSAddr().String(), &tls.Config{ServerName: "denied.tether.test", InsecureSkipVerify: true})
