@@ -161,4 +161,5 @@ func reportLatency(b *testing.B, direct, tunnel []time.Duration) {
 	b.ReportMetric(float64(p(tunnel, .5).Microseconds()), "tunnel-p50-µs")
 	b.ReportMetric(float64((p(tunnel, .5) - p(direct, .5)).Microseconds()), "added-p50-µs")
 	b.ReportMetric(float64(p(tunnel, .99).Microseconds()), "tunnel-p99-µs")
+	b.ReportMetric(float64(p(tunnel, .5))/float64(p(direct, .5)), "p50-ratio")
 }

@@ -350,6 +350,36 @@ func TestHTTPPooledStreamClosedByDevice(t *testing.T) {
 	}
 }
 
+// Keep-alive streams are pooled per tunnel: sequential requests through an
+// endpoint reuse one stream, so the device's service sees one connection,
+// not one per request.
+func TestHTTPPoolReusesStreams(t *testing.T) {
+	p := newWebPKI(t)
+	e := startEdge(t, p.webEdgeConfig(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int32
+	srv := &http.Server{Handler: whoamiHTTP("dev"), ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	startAgent(t, p.agentConfig(e.addr(), "pi", agent.TunnelConfig{Name: "web", Proto: "http", Addr: ln.Addr().String(), Subdomain: "pool"})).up(t)
+	c := e.webClient(t, p)
+	for i := 0; i < 20; i++ {
+		if code, body := get(t, c, "http://pool.tether.test/"); code != 200 {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("20 sequential requests opened %d connections to the device's service, want 1 (a pooled stream)", n)
+	}
+}
+
 // A pooled stream that dies after the whole request went out (the device
 // read it, then closed without an answer): a GET is sent again over a fresh
 // stream, a POST is not, so the device never acts on it twice. The rule of
