@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/tls"
@@ -18,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/websocket"
 
 	"github.com/tetherhq/tether/agent"
 )
@@ -299,5 +302,55 @@ func TestHTTPBigBodiesBoundedMemory(t *testing.T) {
 	t.Logf("%d MiB down in %v, up in %v; heap peak +%d KiB", size>>20, down.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), peak>>10)
 	if peak > 48<<20 {
 		t.Errorf("heap grew by %d MiB while %d MiB streamed; bodies must not be held in memory", peak>>20, size>>20)
+	}
+}
+
+// The same echo with a WebSocket library's client (golang.org/x/net's),
+// not the byte-level one above: text and binary messages, over http and
+// https, through an http tunnel.
+func TestWebSocketLibraryClient(t *testing.T) {
+	e, p := webTunnel(t, "ws", http.HandlerFunc(wsEcho))
+	for _, secure := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ws", true: "wss"}[secure], func(t *testing.T) {
+			scheme, origin := "ws", "http://ws.tether.test/"
+			addr := e.HTTPAddr().String()
+			if secure {
+				scheme, origin, addr = "wss", "https://ws.tether.test/", e.HTTPSAddr().String()
+			}
+			cfg, err := websocket.NewConfig(scheme+"://ws.tether.test/chat", origin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.TlsConfig = &tls.Config{ServerName: "ws.tether.test", RootCAs: p.caPool(t), NextProtos: []string{"http/1.1"}}
+			raw, err := net.Dial("tcp", addr) // the name resolves to the edge, as DNS would
+			if err != nil {
+				t.Fatal(err)
+			}
+			if secure {
+				raw = tls.Client(raw, cfg.TlsConfig)
+			}
+			raw.SetDeadline(time.Now().Add(10 * time.Second))
+			ws, err := websocket.NewClient(cfg, raw)
+			if err != nil {
+				t.Fatalf("websocket handshake through the tunnel: %v", err)
+			}
+			defer ws.Close()
+			if err := websocket.Message.Send(ws, "hello over "+scheme); err != nil {
+				t.Fatal(err)
+			}
+			var text string
+			if err := websocket.Message.Receive(ws, &text); err != nil || text != "hello over "+scheme {
+				t.Fatalf("text echo %q %v", text, err)
+			}
+			msg := make([]byte, 70000)
+			rand.Read(msg)
+			if err := websocket.Message.Send(ws, msg); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			if err := websocket.Message.Receive(ws, &got); err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("binary echo: %d of %d bytes, %v", len(got), len(msg), err)
+			}
+		})
 	}
 }
