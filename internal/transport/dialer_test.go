@@ -127,3 +127,42 @@ func TestAutoUDPDropped(t *testing.T) {
 	defer k.Close()
 	echo(t, k, []byte("over kcp"))
 }
+
+// TestAutoKCPFlapping: KCP gets through but every session dies young (a
+// middlebox that drops UDP flows after a moment, say): after three in a
+// row, auto dials TCP without trying KCP first.
+func TestAutoKCPFlapping(t *testing.T) {
+	clientTLS, serverTLS := newTestTLS(t)
+	tl := tcpEcho(t, "127.0.0.1:0", serverTLS)
+	kl, err := ListenKCP(tl.Addr().String(), DefaultKCP(), KCPLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := serveTLS(t, kl, serverTLS, func(c *Conn) {
+		var b [1]byte
+		c.Read(b[:]) // one byte, then the session dies
+	})
+	t.Cleanup(func() { kl.Shutdown(); wait() })
+	d := autoDialer(tl.Addr().String(), clientTLS, t)
+	d.FlapAfter = 5 * time.Second
+	d.ReprobeMin, d.ReprobeMax = time.Minute, time.Minute // no probe during the test
+
+	for i := 0; i < flapLimit; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := d.Dial(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Transport() != KCP {
+			t.Fatalf("session %d went over %s before KCP had failed %d times", i, c.Transport(), flapLimit)
+		}
+		c.Write([]byte{1})
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Fatal("the dying KCP session answered")
+		}
+		c.Close()
+	}
+	dialAs(t, d, TCP).Close()
+}
