@@ -17,8 +17,9 @@ import (
 	"github.com/tetherhq/tether/internal/wire"
 )
 
-// rawTLS opens a TLS connection to the agent port as an agent would, for
-// speaking the protocol by hand.
+// rawTLS opens a TLS connection to the agent port as an agent would (over
+// the transport the agents of this test use), for speaking the protocol by
+// hand.
 func rawTLS(t *testing.T, p pki, addr string) *transport.Conn {
 	t.Helper()
 	cfg, err := transport.ClientTLS(p.CACert, "localhost")
@@ -27,7 +28,7 @@ func rawTLS(t *testing.T, p pki, addr string) *transport.Conn {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	raw, err := transport.Dial(ctx, transport.TCP, addr)
+	raw, err := transport.Dial(ctx, agentTransport, addr)
 	if err != nil {
 		t.Fatal(err)
 	}

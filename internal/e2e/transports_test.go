@@ -20,6 +20,7 @@ var overKCP = []struct {
 	{"TCPTunnelRemotePort", TestTCPTunnelRemotePort, false},
 	{"TCPTunnelLocalServiceDown", TestTCPTunnelLocalServiceDown, false},
 	{"AgentWrongToken", TestAgentWrongToken, false},
+	{"Refusals", TestRefusals, false},
 	{"BindRules", TestBindRules, false},
 	{"AgentPortAbuse", TestAgentPortAbuse, false},
 	{"GroupRoundRobinSpreadsEvenly", TestGroupRoundRobinSpreadsEvenly, false},
