@@ -74,6 +74,46 @@ func TestKCPEdgeKilled(t *testing.T) {
 	}
 }
 
+// TestKCPEdgeRestartedReset: the edge dies without a word and is back on
+// its port before the agent's heartbeat timeout: the new edge answers the
+// agent's next datagram with a reset, so the agent redials at once rather
+// than after the 20 s the heartbeat allows.
+func TestKCPEdgeRestartedReset(t *testing.T) {
+	p := newPKI(t)
+	cfg := p.edgeConfig(t)
+	cfg.Listen.Agents = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg.Limits.HeartbeatInterval, cfg.Limits.HeartbeatTimeout = time.Second, 20*time.Second
+	e := startEdge(t, cfg)
+	r, err := lossy.NewUDPRelay("", e.addr(), lossy.Link{}, lossy.Link{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	svc := serve(t, whoami("pi"))
+	ac := p.agentConfig(r.Addr(), "pi", agent.TunnelConfig{Name: "ssh", Proto: "tcp", Addr: svc.addr()})
+	ac.Transport = transport.KCP
+	a := startAgent(t, ac)
+	a.up(t)
+
+	dead := lossy.Link{Loss: 1}
+	r.SetLinks(dead, dead) // the old edge's goodbye never arrives
+	e.stop()
+	e2 := startEdge(t, cfg)
+	r.SetLinks(lossy.Link{}, lossy.Link{})
+	start := time.Now()
+	// Down well inside the heartbeat timeout: only the reset can do that,
+	// since nothing of the old edge's goodbye got through. The reason the
+	// agent logs is the reset, or the control stream's end that it causes.
+	err = a.down(t, 10*time.Second)
+	t.Logf("agent's reason: %v", err)
+	a.up(t)
+	transportOf(t, e2, transport.KCP, 5*time.Second)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("back over KCP %v after the edge returned; the heartbeat timeout is %v", d, cfg.Limits.HeartbeatTimeout)
+	}
+	t.Logf("back over KCP %v after the edge returned", time.Since(start).Round(time.Millisecond))
+}
+
 // TestAutoFallbackAndBack: with UDP to the edge dropped, an auto agent is
 // up over TCP within seconds; when UDP flows again it moves to KCP and its
 // tunnel keeps working.

@@ -176,6 +176,10 @@ func DialKCP(ctx context.Context, addr string, cfg KCPConfig) (net.Conn, error) 
 	go func() {
 		defer close(done)
 		err := readLoop(udp, agentReadBatch, func(b []byte, _ netip.AddrPort, from net.Addr) {
+			if isReset(b, conv) {
+				ep.push(nil, nil, ErrKCPReset) // ends the session's reads: the agent redials
+				return
+			}
 			ep.push(b, from, nil)
 		})
 		ep.push(nil, nil, err)

@@ -349,3 +349,74 @@ func TestKCPNoTickWait(t *testing.T) {
 		t.Fatalf("handshake and 50 requests took %v: something waits for the 1 s tick", d)
 	}
 }
+
+// TestKCPResetAfterEdgeRestart: the edge's process dies without a word
+// (KCP has no FIN) and a new one listens on the same port. The agent's
+// next datagram draws a reset from the new edge, and its session fails at
+// once with ErrKCPReset instead of at the heartbeat timeout.
+func TestKCPResetAfterEdgeRestart(t *testing.T) {
+	clientTLS, serverTLS := newTestTLS(t)
+	l1, err := ListenKCP("127.0.0.1:0", DefaultKCP(), KCPLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l1.Addr().String()
+	wait1 := serveTLS(t, l1, serverTLS, func(c *Conn) { io.Copy(c, c) })
+	c := dialTLS(t, testCtx(t), KCP, addr, clientTLS)
+	defer c.Close()
+	echo(t, c, []byte("before"))
+
+	l1.Shutdown() // sessions aborted: nothing reaches the agent
+	wait1()
+	l2, err := ListenKCP(addr, DefaultKCP(), KCPLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait2 := serveTLS(t, l2, serverTLS, func(c *Conn) { io.Copy(c, c) })
+	defer func() { l2.Shutdown(); wait2() }()
+
+	start := time.Now()
+	c.Write([]byte("anyone there?"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.Read(make([]byte, 16))
+	if !errors.Is(err, ErrKCPReset) {
+		t.Fatalf("read after the edge restarted: %v, want ErrKCPReset", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("reset took %v", d)
+	}
+	// A fresh session to the new edge works.
+	c2 := dialTLS(t, testCtx(t), KCP, addr, clientTLS)
+	defer c2.Close()
+	echo(t, c2, []byte("after"))
+}
+
+func TestResetDatagrams(t *testing.T) {
+	r := appendReset(nil, 7)
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		conv uint32
+		want bool
+	}{
+		{"ours", r, 7, true},
+		{"another conversation", r, 8, false},
+		{"truncated", r[:resetLen-1], 7, false},
+		{"a KCP segment", opening(7), 7, false},
+	} {
+		if got := isReset(tc.b, tc.conv); got != tc.want {
+			t.Errorf("%s: isReset = %v", tc.name, got)
+		}
+	}
+	ack := opening(9)
+	ack[4] = cmdPush + 1
+	if conv, ok := strayConv(ack); !ok || conv != 9 {
+		t.Errorf("an ACK segment draws no reset: %d %v", conv, ok)
+	}
+	if _, ok := strayConv(append([]byte{0, 0, 0, 0, 0xf1, 0, 0, 0}, opening(9)...)); ok {
+		t.Error("an FEC-framed datagram draws a reset")
+	}
+	if _, ok := strayConv(r); ok {
+		t.Error("a reset draws a reset")
+	}
+}

@@ -66,6 +66,11 @@ type KCPListener struct {
 	dropped     atomic.Uint64
 	closeSocket sync.Once
 
+	// resets sent in the current window, and a buffer: read loop only
+	resetStart time.Time
+	resetsSent int
+	resetBuf   [resetLen]byte
+
 	mu      sync.Mutex
 	peers   map[netip.AddrPort]*kcpPeer
 	pending int
@@ -237,8 +242,12 @@ func (l *KCPListener) input(b []byte, from netip.AddrPort, addr net.Addr) {
 	}
 	conv, ok := openingConv(b)
 	if !ok || l.closed || l.pending >= l.lim.MaxPending {
+		closed := l.closed
 		l.mu.Unlock()
 		l.dropped.Add(1)
+		if !ok && !closed {
+			l.reset(b, addr)
+		}
 		return
 	}
 	p, err := l.newPeerLocked(from, addr, conv)
@@ -249,6 +258,25 @@ func (l *KCPListener) input(b []byte, from netip.AddrPort, addr net.Addr) {
 	}
 	p.ep.push(b, addr, nil)
 	l.accept <- p.conn // never blocks: it holds at most MaxPending
+}
+
+// reset answers a KCP segment from an address that has no session (the
+// agent's session belongs to an edge that restarted, or its address
+// changed) so the agent redials now rather than at its heartbeat timeout.
+// Resets are capped per window. Read loop only.
+func (l *KCPListener) reset(b []byte, addr net.Addr) {
+	conv, ok := strayConv(b)
+	if !ok {
+		return
+	}
+	if now := time.Now(); now.Sub(l.resetStart) > resetWindow {
+		l.resetStart, l.resetsSent = now, 0
+	}
+	if l.resetsSent >= resetBurst {
+		return
+	}
+	l.resetsSent++
+	l.udp.WriteTo(appendReset(l.resetBuf[:0], conv), addr)
 }
 
 func (l *KCPListener) newPeerLocked(from netip.AddrPort, addr net.Addr, conv uint32) (*kcpPeer, error) {
