@@ -186,7 +186,11 @@ func WriteStatus(w io.Writer, st *Status) {
 		fmt.Fprintf(w, "error     %s\n", st.LastError)
 	}
 	if st.State == stateConnected {
-		fmt.Fprintf(w, "rtt       %.1f ms\n", st.RTTMillis)
+		if st.RTTMillis > 0 {
+			fmt.Fprintf(w, "rtt       %.1f ms\n", st.RTTMillis)
+		} else {
+			fmt.Fprintf(w, "rtt       - (no heartbeat answered yet)\n")
+		}
 		fmt.Fprintf(w, "streams   %d\n", st.Streams)
 	}
 	fmt.Fprintf(w, "labels    %s\n", wire.FormatLabels(st.Labels))
