@@ -159,6 +159,9 @@ func (s *session) run(ctx context.Context) error {
 	go func() { defer loops.Done(); errc <- s.acceptLoop() }()
 
 	err = s.wait(ctx, errc)
+	if err == nil || errors.Is(err, errReconfigured) {
+		s.conn.Retire() // ended on purpose: not a KCP failure for auto
+	}
 	s.mux.Close()
 	s.conns.CloseAll()
 	loops.Wait()

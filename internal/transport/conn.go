@@ -66,6 +66,15 @@ func (c *Conn) Close() error {
 	return c.raw.Close()
 }
 
+// Retire marks the connection as ended on purpose (a reload, a shutdown,
+// an upgrade nobody took), before Close: auto does not count a KCP session
+// that ends so as one that died young.
+func (c *Conn) Retire() {
+	if k, ok := c.raw.(*kcpConn); ok {
+		k.retired.Store(true)
+	}
+}
+
 // closeNotifyTimeout bounds the close_notify write on a full KCP window.
 const closeNotifyTimeout = 50 * time.Millisecond
 

@@ -224,8 +224,10 @@ func (d *Dialer) probe() {
 		select {
 		case d.upgrades <- c:
 		case <-t.C:
-			c.Close() // nobody took it; the next Dial tries KCP first
+			c.Retire() // nobody took it; the next Dial tries KCP first
+			c.Close()
 		case <-ctx.Done():
+			c.Retire()
 			c.Close()
 		}
 		t.Stop()

@@ -166,3 +166,17 @@ func TestAutoKCPFlapping(t *testing.T) {
 	}
 	dialAs(t, d, TCP).Close()
 }
+
+// TestAutoRetiredNotFlaps: KCP sessions the agent ends on purpose (reloads,
+// shutdowns), however young, do not send auto to TCP.
+func TestAutoRetiredNotFlaps(t *testing.T) {
+	clientTLS, serverTLS := newTestTLS(t)
+	tl := tcpEcho(t, "127.0.0.1:0", serverTLS)
+	kcpEchoAt(t, tl.Addr().String(), serverTLS)
+	d := autoDialer(tl.Addr().String(), clientTLS, t)
+	for i := 0; i < flapLimit+1; i++ {
+		c := dialAs(t, d, KCP)
+		c.Retire()
+		c.Close()
+	}
+}

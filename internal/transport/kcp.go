@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	kcp "github.com/xtaci/kcp-go/v5"
@@ -41,7 +42,8 @@ type kcpConn struct {
 	abortOnce  sync.Once
 	finished   chan struct{} // closed once the session is closed for good
 	release    func()        // runs once the session is closed for good; may be nil
-	onClose    func()        // runs once on Close; may be nil
+	onClose    func()        // runs once on Close unless retired; may be nil
+	retired    atomic.Bool   // ended on purpose: onClose does not run
 
 	// edge side: set by the listener
 	peer *kcpPeer
@@ -97,7 +99,7 @@ func (c *kcpConn) isClosing() bool {
 func (c *kcpConn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closing)
-		if c.onClose != nil {
+		if c.onClose != nil && !c.retired.Load() {
 			c.onClose()
 		}
 		past := time.Unix(1, 0)
