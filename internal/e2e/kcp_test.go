@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/agent"
+	"github.com/tetherhq/tether/edge"
 	"github.com/tetherhq/tether/internal/lossy"
 	"github.com/tetherhq/tether/internal/transport"
 )
@@ -26,6 +27,24 @@ func transportOf(t *testing.T, e *runningEdge, want string, within time.Duration
 	})
 }
 
+// kcpAgentBehindRelay starts an edge on cfg and a KCP agent (id pi, one tcp
+// tunnel) that reaches it through a UDP relay, whose links a test can cut.
+func kcpAgentBehindRelay(t *testing.T, p pki, cfg *edge.Config) (*runningEdge, *lossy.UDPRelay, *runningAgent) {
+	t.Helper()
+	e := startEdge(t, cfg)
+	r, err := lossy.NewUDPRelay("", e.addr(), lossy.Link{}, lossy.Link{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	svc := serve(t, whoami("pi"))
+	ac := p.agentConfig(r.Addr(), "pi", agent.TunnelConfig{Name: "ssh", Proto: "tcp", Addr: svc.addr()})
+	ac.Transport = transport.KCP
+	a := startAgent(t, ac)
+	a.up(t)
+	return e, r, a
+}
+
 // TestKCPEdgeKilled: the edge dies without a word (its last datagrams are
 // lost, as when a host loses power). The KCP agent notices within the
 // heartbeat tolerance, and is back over KCP soon after the edge returns.
@@ -35,17 +54,7 @@ func TestKCPEdgeKilled(t *testing.T) {
 	// The restarted edge takes the same port: one outside the ephemeral
 	// range, so no client's socket can take it while the edge is down.
 	cfg.Listen.Agents = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	e := startEdge(t, cfg)
-	r, err := lossy.NewUDPRelay("", e.addr(), lossy.Link{}, lossy.Link{}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	svc := serve(t, whoami("pi"))
-	ac := p.agentConfig(r.Addr(), "pi", agent.TunnelConfig{Name: "ssh", Proto: "tcp", Addr: svc.addr()})
-	ac.Transport = transport.KCP
-	a := startAgent(t, ac)
-	a.up(t)
+	e, r, a := kcpAgentBehindRelay(t, p, cfg)
 	transportOf(t, e, transport.KCP, 5*time.Second)
 
 	dead := lossy.Link{Loss: 1}
@@ -53,7 +62,7 @@ func TestKCPEdgeKilled(t *testing.T) {
 	start := time.Now()
 	e.stop()
 	tol := cfg.Limits.HeartbeatTimeout + 500*time.Millisecond
-	err = a.down(t, 2*tol)
+	err := a.down(t, 2*tol)
 	if d := time.Since(start); d > tol {
 		t.Fatalf("KCP agent noticed the dead edge after %v, tolerance %v", d, tol)
 	}
@@ -83,17 +92,7 @@ func TestKCPEdgeRestartedReset(t *testing.T) {
 	cfg := p.edgeConfig(t)
 	cfg.Listen.Agents = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfg.Limits.HeartbeatInterval, cfg.Limits.HeartbeatTimeout = time.Second, 20*time.Second
-	e := startEdge(t, cfg)
-	r, err := lossy.NewUDPRelay("", e.addr(), lossy.Link{}, lossy.Link{}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	svc := serve(t, whoami("pi"))
-	ac := p.agentConfig(r.Addr(), "pi", agent.TunnelConfig{Name: "ssh", Proto: "tcp", Addr: svc.addr()})
-	ac.Transport = transport.KCP
-	a := startAgent(t, ac)
-	a.up(t)
+	e, r, a := kcpAgentBehindRelay(t, p, cfg)
 
 	dead := lossy.Link{Loss: 1}
 	r.SetLinks(dead, dead) // the old edge's goodbye never arrives
@@ -104,7 +103,7 @@ func TestKCPEdgeRestartedReset(t *testing.T) {
 	// Down well inside the heartbeat timeout: only the reset can do that,
 	// since nothing of the old edge's goodbye got through. The reason the
 	// agent logs is the reset, or the control stream's end that it causes.
-	err = a.down(t, 10*time.Second)
+	err := a.down(t, 10*time.Second)
 	t.Logf("agent's reason: %v", err)
 	a.up(t)
 	transportOf(t, e2, transport.KCP, 5*time.Second)
