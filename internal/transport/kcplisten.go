@@ -257,7 +257,14 @@ func (l *KCPListener) input(b []byte, from netip.AddrPort, addr net.Addr) {
 		return
 	}
 	p.ep.push(b, addr, nil)
-	l.accept <- p.conn // never blocks: it holds at most MaxPending
+	select {
+	case l.accept <- p.conn:
+	default:
+		// Only if sessions the janitor already aborted still wait in the
+		// queue (an accept loop stalled past the handshake timeout): the
+		// read loop must never block, so this one goes.
+		go p.conn.abort()
+	}
 }
 
 // reset answers a KCP segment from an address that has no session (the
