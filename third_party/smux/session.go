@@ -140,12 +140,18 @@ type Session struct {
 	wmu       sync.Mutex
 	directHdr [headerSize]byte
 	directVec [2][]byte
+	directBW  interface {
+		WriteBuffers(v [][]byte) (n int, err error)
+	} // conn, when it gathers writes; nil otherwise
 }
 
 func newSession(config *Config, conn io.ReadWriteCloser, client bool) *Session {
 	s := new(Session)
 	s.die = make(chan struct{})
 	s.conn = conn
+	s.directBW, _ = conn.(interface {
+		WriteBuffers(v [][]byte) (n int, err error)
+	})
 	s.config = config
 	s.streams = make(map[uint32]*stream)
 	s.chAccepts = make(chan *stream, orDefault(config.AcceptBacklog, defaultAcceptBacklog))
@@ -882,11 +888,9 @@ func (s *Session) writeDirect(f Frame) (int, bool, error) {
 	binary.LittleEndian.PutUint32(hdr[4:], f.sid)
 	var n int
 	var err error
-	if bw, ok := s.conn.(interface {
-		WriteBuffers(v [][]byte) (n int, err error)
-	}); ok {
+	if s.directBW != nil {
 		s.directVec[0], s.directVec[1] = hdr, f.data
-		n, err = bw.WriteBuffers(s.directVec[:])
+		n, err = s.directBW.WriteBuffers(s.directVec[:])
 		s.directVec[1] = nil
 	} else {
 		pbuf := defaultAllocator.Get(headerSize + len(f.data))
