@@ -34,7 +34,7 @@ import (
 
 const token = "fleetbench-token"
 
-var memProfile *string
+var memProfile, cpuProfile *string
 
 type result struct {
 	N                     int     `json:"n"`
@@ -62,6 +62,7 @@ func main() {
 	idle := flag.Duration("idle", 20*time.Second, "how long to measure idle CPU")
 	jsonOut := flag.String("json", "", "write the figures to this file")
 	memProfile = flag.String("memprofile", "", "write a heap profile of the edge with the fleet connected")
+	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the edge while the fleet idles")
 	flag.Parse()
 	raiseNoFile()
 	if err := run(*n, *perProc, *fleetBin, *idle, *jsonOut); err != nil {
@@ -150,9 +151,18 @@ func run(n, perProc int, fleetBin string, idle time.Duration, jsonOut string) er
 	r.GoroutinesPerSession = float64(m.goroutines-base.goroutines) / float64(n)
 	r.RSSPerSessionKB = float64(rssKB()-baseRSS) / float64(n)
 
+	if *cpuProfile != "" {
+		if f, err := os.Create(*cpuProfile); err == nil {
+			pprof.StartCPUProfile(f)
+			defer f.Close()
+		}
+	}
 	cpu0, w0 := cpuTicks(), time.Now()
 	time.Sleep(idle)
 	r.IdleCPUPercent = cpuPercent(cpu0, w0)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 
 	public := fmt.Sprintf("127.0.0.1:%d", groupPort)
 	r.RouteP50us, r.RouteP99us, err = routeLatency(public, 1000)
@@ -388,17 +398,17 @@ func rssKB() int64 {
 }
 
 // cpuTicks is this process's user+system time in clock ticks (1/100 s).
+// cpuTicks is the CPU this process (the edge) has used, in µs: getrusage,
+// not /proc's 10 ms ticks, so a short idle window still measures.
 func cpuTicks() int64 {
-	b, _ := os.ReadFile("/proc/self/stat")
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano()/1000 + ru.Stime.Nano()/1000
 }
 
 // cpuPercent is the CPU used since (ticks, wall), as % of one core.
 func cpuPercent(ticks int64, wall time.Time) float64 {
-	return float64(cpuTicks()-ticks) / 100 / time.Since(wall).Seconds() * 100
+	return float64(cpuTicks()-ticks) / 1e6 / time.Since(wall).Seconds() * 100
 }
 
 func routeLatency(addr string, count int) (p50, p99 float64, err error) {
