@@ -387,40 +387,29 @@ func TestHTTPPoolReusesStreams(t *testing.T) {
 func TestHTTPPostNotReplayed(t *testing.T) {
 	p := newWebPKI(t)
 	e := startEdge(t, p.webEdgeConfig(t))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	var mu sync.Mutex
 	seen := map[string]int{} // method → requests the device read
-	go func() {
-		for {
-			c, err := ln.Accept()
+	// The device answers the first request of a connection and drops the
+	// second unanswered.
+	svc := serve(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for n := 1; ; n++ {
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() { // answers the first request of a connection, drops the second unanswered
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for n := 1; ; n++ {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					mu.Lock()
-					seen[req.Method]++
-					mu.Unlock()
-					if n == 2 {
-						return
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			}()
+			io.Copy(io.Discard, req.Body)
+			mu.Lock()
+			seen[req.Method]++
+			mu.Unlock()
+			if n == 2 {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
-	}()
-	startAgent(t, p.agentConfig(e.addr(), "pi", agent.TunnelConfig{Name: "web", Proto: "http", Addr: ln.Addr().String(), Subdomain: "once"})).up(t)
+	})
+	startAgent(t, p.agentConfig(e.addr(), "pi", agent.TunnelConfig{Name: "web", Proto: "http", Addr: svc.addr(), Subdomain: "once"})).up(t)
 	c := e.webClient(t, p)
 	const url = "http://once.tether.test/"
 	for i := 0; i < 2; i++ { // the second GET meets the dropped connection and is resent
