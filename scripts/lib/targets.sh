@@ -55,3 +55,34 @@ qemu_user() {
 	*) echo "qemu-$1-static" ;;
 	esac
 }
+
+# The router flash budget binds the 32-bit MIPS agents (8-16 MB of flash).
+AGENT_BUDGET_BYTES="${AGENT_BUDGET_BYTES:-$((6 << 20))}"
+BUDGETED_TARGETS="linux-mipsle-softfloat linux-mips-softfloat"
+
+# check_agent_budget DIR NAME... checks DIR/NAME/tether-agent of each
+# budgeted target among the names (others, and missing files, are passed
+# over): it prints each one's share of the budget and fails naming those
+# over it.
+check_agent_budget() {
+	_dir=$1
+	shift
+	_over=""
+	for _t in "$@"; do
+		case " $BUDGETED_TARGETS " in
+		*" $_t "*) ;;
+		*) continue ;;
+		esac
+		[ -f "$_dir/$_t/tether-agent" ] || continue
+		_size=$(stat -c %s "$_dir/$_t/tether-agent")
+		if [ "$_size" -gt "$AGENT_BUDGET_BYTES" ]; then
+			_over="$_over $_t ($_size bytes)"
+		else
+			echo "budget: $_t agent $_size bytes, $((_size * 100 / AGENT_BUDGET_BYTES))% of $AGENT_BUDGET_BYTES"
+		fi
+	done
+	if [ -n "$_over" ]; then
+		echo "budget: FAIL: agent over its size budget of $AGENT_BUDGET_BYTES bytes (6 MiB, stripped):$_over" >&2
+		return 1
+	fi
+}
